@@ -1,0 +1,2 @@
+//! Criterion benchmarks.
+fn main() {}

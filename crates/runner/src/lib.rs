@@ -1,0 +1,2 @@
+//! Data loading, batching, one pass per model, feeding the metrics, and the report renderers.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! The `distill-eval` command line.
+fn main() {}
