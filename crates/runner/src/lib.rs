@@ -1,2 +1,7 @@
 //! Data loading, batching, one pass per model, feeding the metrics, and the report renderers.
 #![deny(missing_docs)]
+
+pub mod data;
+mod error;
+
+pub use error::{Error, Result};

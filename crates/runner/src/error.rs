@@ -1,0 +1,340 @@
+//! The runner's error type: every failure to read a dataset, a logits file or a labels file, or
+//! to write an output, with the file, the place in it and a remedy on a `hint:` line.
+
+use std::path::PathBuf;
+
+use crate::data::{FieldRole, Position};
+
+/// Everything that can go wrong in the runner.
+///
+/// Messages are lowercase, name the file (and the line, row or field) and end with a `hint:` line
+/// saying what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input file does not exist.
+    #[error("{} does not exist\nhint: check the path; a relative path is resolved from the current directory", .path.display())]
+    NotFound {
+        /// The missing file.
+        path: PathBuf,
+    },
+
+    /// An input file exists but could not be read.
+    #[error("cannot read {}: {source}\nhint: check that the file is readable and not a directory", .path.display())]
+    Read {
+        /// The file being read.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An output file could not be written.
+    #[error("cannot write {}: {source}\nhint: check that the directory exists, is writable and has free space", .path.display())]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file extension does not name a format this reader knows.
+    #[error("{}: cannot tell the format from the extension {extension:?}; expected {expected}\nhint: rename the file with one of those extensions", .path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its extension (empty when it has none).
+        extension: String,
+        /// The extensions accepted in this place.
+        expected: &'static str,
+    },
+
+    /// A line (or the whole file) is not valid JSON.
+    #[error("{}: {position}: invalid JSON: {source}\nhint: a JSON Lines file holds one complete JSON value per line", .path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Where the bad JSON starts.
+        position: Position,
+        /// What the JSON parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A JSON Lines dataset record is not an object.
+    #[error("{}: {position}: expected a JSON object but found {found}\nhint: each line of a dataset must be an object such as {{\"text\": \"...\", \"label\": 0}}", .path.display())]
+    NotAnObject {
+        /// The file.
+        path: PathBuf,
+        /// The record.
+        position: Position,
+        /// The kind of JSON value found instead.
+        found: &'static str,
+    },
+
+    /// A CSV or TSV file could not be parsed (the csv crate names the line).
+    #[error("cannot parse {}: {source}\nhint: a CSV/TSV dataset needs a header row and the same number of fields on every row; quote fields that hold the delimiter or a newline", .path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What the csv reader said, with the record's position.
+        #[source]
+        source: csv::Error,
+    },
+
+    /// A parquet file is corrupt, truncated or uses a layout the reader does not know.
+    #[error("cannot read parquet file {}: {source}\nhint: the file may be truncated or not parquet at all; download it again", .path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What the parquet reader said.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    /// An explicitly named field is not a column of the dataset.
+    #[error("{}: the {role} field {field:?} is not a column; the columns are: {}\nhint: pass one of those names with {}", .path.display(), list(&.available), .role.flag())]
+    FieldMissing {
+        /// The dataset file.
+        path: PathBuf,
+        /// What the field was meant to hold.
+        role: FieldRole,
+        /// The name that was asked for.
+        field: String,
+        /// The columns the dataset has.
+        available: Vec<String>,
+    },
+
+    /// No column with a conventional name was found for a role.
+    #[error("{}: no {role} column found among: {}; looked for: {}\nhint: name the column with {}", .path.display(), list(&.available), list(&.tried), .role.flag())]
+    FieldNotDetected {
+        /// The dataset file.
+        path: PathBuf,
+        /// What the field is meant to hold.
+        role: FieldRole,
+        /// The conventional names that were tried.
+        tried: Vec<String>,
+        /// The columns the dataset has.
+        available: Vec<String>,
+    },
+
+    /// A text or label cell has the wrong kind of value (or none).
+    #[error("{}: {position}: the {role} field {field:?} is {found} but must be {expected}\nhint: {}", .path.display(), .role.value_hint())]
+    FieldValue {
+        /// The dataset file.
+        path: PathBuf,
+        /// The record.
+        position: Position,
+        /// What the field holds.
+        role: FieldRole,
+        /// The column name.
+        field: String,
+        /// What was found, e.g. `null`, `missing`, `a float (1.5)`.
+        found: String,
+        /// What was expected, e.g. `a string`.
+        expected: &'static str,
+    },
+
+    /// A dataset, logits or labels file holds no rows.
+    #[error("{} holds no rows\nhint: check that the file is the one you meant and is not empty (or that --limit is not 0)", .path.display())]
+    EmptyData {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The repository has no parquet files at all.
+    #[error("the dataset repository holds no parquet files among its {files} files\nhint: use a dataset with parquet files, or its `refs/convert/parquet` revision")]
+    NoParquetFiles {
+        /// How many files the repository listing had.
+        files: usize,
+    },
+
+    /// The requested split does not exist.
+    #[error("split {split:?} not found{}; available splits: {}\nhint: choose one of the available splits", .subset.as_ref().map(|s| format!(" in subset {s:?}")).unwrap_or_default(), list(&.available))]
+    SplitNotFound {
+        /// The requested split.
+        split: String,
+        /// The subset it was looked for in, if any.
+        subset: Option<String>,
+        /// The splits that exist.
+        available: Vec<String>,
+    },
+
+    /// The requested subset (configuration) does not exist.
+    #[error("subset {subset:?} not found; available subsets: {}\nhint: choose one of the available subsets", list(&.available))]
+    SubsetNotFound {
+        /// The requested subset.
+        subset: String,
+        /// The subsets that exist.
+        available: Vec<String>,
+    },
+
+    /// The split exists in several subsets and none was chosen.
+    #[error("split {split:?} exists in several subsets: {}\nhint: choose a subset", list(&.available))]
+    AmbiguousSubset {
+        /// The requested split.
+        split: String,
+        /// The subsets that have it.
+        available: Vec<String>,
+    },
+
+    /// The file is not a valid `.npy` file (bad magic or header).
+    #[error("{} is not a valid npy file: {source}\nhint: write the array with numpy.save (not pickle, np.savez or a raw dump)", .path.display())]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What the header parser said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The data section is shorter than the header says.
+    #[error("{} is truncated: the header needs {expected} data bytes but the file has {found}\nhint: the file was cut short; write it again", .path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes of data the header promises.
+        expected: u64,
+        /// Bytes of data present.
+        found: u64,
+    },
+
+    /// An array has the wrong number of dimensions (or no classes).
+    #[error("{}: {what} must have shape {expected} but the array has shape {shape:?}\nhint: save {what} with shape {expected}", .path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// `logits` or `labels`.
+        what: &'static str,
+        /// The accepted shape, in words.
+        expected: &'static str,
+        /// The shape found.
+        shape: Vec<usize>,
+    },
+
+    /// An array has an element type the reader does not accept.
+    #[error("{}: {what} have dtype {dtype} but must be {expected}\nhint: convert the array, e.g. with numpy's astype, and save it again", .path.display())]
+    Dtype {
+        /// The file.
+        path: PathBuf,
+        /// `logits` or `labels`.
+        what: &'static str,
+        /// The dtype found, as the file spells it.
+        dtype: String,
+        /// The accepted dtypes.
+        expected: &'static str,
+    },
+
+    /// Rows of a JSON Lines logits file have different lengths.
+    #[error("{}: {position} has {found} values but {first} has {expected}\nhint: every row must hold one logit per class", .path.display())]
+    Ragged {
+        /// The file.
+        path: PathBuf,
+        /// The offending row.
+        position: Position,
+        /// Its length.
+        found: usize,
+        /// The first row, which set the expected length.
+        first: Position,
+        /// The first row's length.
+        expected: usize,
+    },
+
+    /// A row of a JSON Lines logits file is not an array.
+    #[error("{}: {position}: expected a JSON array of numbers but found {found}\nhint: every line must be one row of logits such as [0.1, -2.3]", .path.display())]
+    NotAnArray {
+        /// The file.
+        path: PathBuf,
+        /// The row.
+        position: Position,
+        /// The kind of JSON value found instead.
+        found: &'static str,
+    },
+
+    /// A logits value is not a number.
+    #[error("{}: {position}: value {index} is {found}, not a number\nhint: every row must be a JSON array of numbers such as [0.1, -2.3]", .path.display())]
+    NotANumber {
+        /// The file.
+        path: PathBuf,
+        /// The row.
+        position: Position,
+        /// 0-based index of the value in the row.
+        index: usize,
+        /// What was found instead.
+        found: String,
+    },
+
+    /// A label is negative, not an integer, or too large.
+    #[error("{}: example {index}{}: label {value} is not a class id\nhint: labels must be integers from 0 to the number of classes minus 1", .path.display(), .position.map(|p| format!(" ({p})")).unwrap_or_default())]
+    BadLabel {
+        /// The file.
+        path: PathBuf,
+        /// 0-based example index.
+        index: usize,
+        /// The place in the file, where a text file has one.
+        position: Option<Position>,
+        /// The value as written.
+        value: String,
+    },
+
+    /// A safetensors file could not be parsed.
+    #[error("cannot read safetensors file {}: {source}\nhint: the file may be truncated or not safetensors at all; write it again", .path.display())]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// What the safetensors reader said.
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+
+    /// The named tensor is not in the safetensors file.
+    #[error("{}: no tensor named {name:?}; the file holds: {}\nhint: pick a tensor with FILE:NAME", .path.display(), list(&.available))]
+    TensorNotFound {
+        /// The file.
+        path: PathBuf,
+        /// The requested tensor.
+        name: String,
+        /// The tensors the file holds.
+        available: Vec<String>,
+    },
+
+    /// A safetensors file holds several tensors and none is called `logits`.
+    #[error("{}: holds {} tensors ({}) and none is named \"logits\"\nhint: pick a tensor with FILE:NAME", .path.display(), .available.len(), list(&.available))]
+    AmbiguousTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensors the file holds.
+        available: Vec<String>,
+    },
+
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle::Error),
+}
+
+/// The runner's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Maps an error from opening or reading an input file: a missing file gets its own variant.
+    pub(crate) fn read(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Self::NotFound { path }
+            } else {
+                Self::Read { path, source }
+            }
+        }
+    }
+}
+
+/// Names joined for a message, or `nothing` when there are none.
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "nothing".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
