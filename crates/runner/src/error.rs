@@ -94,7 +94,7 @@ pub enum Error {
     },
 
     /// An explicitly named field is not a column of the dataset.
-    #[error("{}: the {role} field {field:?} is not a column; the columns are: {}\nhint: pass one of those names with {}", .path.display(), list(&.available), .role.flag())]
+    #[error("{}: the {role} field {field:?} is not a column; the columns are: {}\nhint: pass one of those names with {}", .path.display(), list(.available), .role.flag())]
     FieldMissing {
         /// The dataset file.
         path: PathBuf,
@@ -107,7 +107,7 @@ pub enum Error {
     },
 
     /// No column with a conventional name was found for a role.
-    #[error("{}: no {role} column found among: {}; looked for: {}\nhint: name the column with {}", .path.display(), list(&.available), list(&.tried), .role.flag())]
+    #[error("{}: no {role} column found among: {}; looked for: {}\nhint: name the column with {}", .path.display(), list(.available), list(.tried), .role.flag())]
     FieldNotDetected {
         /// The dataset file.
         path: PathBuf,
@@ -151,7 +151,7 @@ pub enum Error {
     },
 
     /// The requested split does not exist.
-    #[error("split {split:?} not found{}; available splits: {}\nhint: choose one of the available splits", .subset.as_ref().map(|s| format!(" in subset {s:?}")).unwrap_or_default(), list(&.available))]
+    #[error("split {split:?} not found{}; available splits: {}\nhint: choose one of the available splits", .subset.as_ref().map(|s| format!(" in subset {s:?}")).unwrap_or_default(), list(.available))]
     SplitNotFound {
         /// The requested split.
         split: String,
@@ -162,7 +162,7 @@ pub enum Error {
     },
 
     /// The requested subset (configuration) does not exist.
-    #[error("subset {subset:?} not found; available subsets: {}\nhint: choose one of the available subsets", list(&.available))]
+    #[error("subset {subset:?} not found; available subsets: {}\nhint: choose one of the available subsets", list(.available))]
     SubsetNotFound {
         /// The requested subset.
         subset: String,
@@ -171,7 +171,7 @@ pub enum Error {
     },
 
     /// The split exists in several subsets and none was chosen.
-    #[error("split {split:?} exists in several subsets: {}\nhint: choose a subset", list(&.available))]
+    #[error("split {split:?} exists in several subsets: {}\nhint: choose a subset", list(.available))]
     AmbiguousSubset {
         /// The requested split.
         split: String,
@@ -289,7 +289,7 @@ pub enum Error {
     },
 
     /// The named tensor is not in the safetensors file.
-    #[error("{}: no tensor named {name:?}; the file holds: {}\nhint: pick a tensor with FILE:NAME", .path.display(), list(&.available))]
+    #[error("{}: no tensor named {name:?}; the file holds: {}\nhint: pick a tensor with FILE:NAME", .path.display(), list(.available))]
     TensorNotFound {
         /// The file.
         path: PathBuf,
@@ -300,7 +300,7 @@ pub enum Error {
     },
 
     /// A safetensors file holds several tensors and none is called `logits`.
-    #[error("{}: holds {} tensors ({}) and none is named \"logits\"\nhint: pick a tensor with FILE:NAME", .path.display(), .available.len(), list(&.available))]
+    #[error("{}: holds {} tensors ({}) and none is named \"logits\"\nhint: pick a tensor with FILE:NAME", .path.display(), .available.len(), list(.available))]
     AmbiguousTensor {
         /// The file.
         path: PathBuf,

@@ -110,6 +110,17 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_column() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = file(&dir, "bom.csv", "\u{feff}text,label\nx,1\n")?;
+        assert_eq!(
+            load_file(&path, &DataOptions::default())?.fields.text,
+            "text"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn reads_tsv_pairs() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = file(

@@ -26,10 +26,15 @@ pub(super) fn read(path: &Path, opts: &DataOptions) -> Result<(Fields, Vec<Row>)
         }
         let position = Position::Line(index as u64 + 1);
         let line = line.map_err(Error::read(path))?;
+        // Some Windows tools start UTF-8 files with a byte-order mark.
+        let line = match index {
+            0 => line.trim_start_matches('\u{feff}'),
+            _ => line.as_str(),
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(&line).map_err(|source| Error::Json {
+        let value: Value = serde_json::from_str(line).map_err(|source| Error::Json {
             path: path.to_path_buf(),
             position,
             source,
@@ -189,7 +194,7 @@ mod tests {
         let path = file(
             &dir,
             "d.jsonl",
-            "{\"text\": \"great\", \"label\": 1}\n\n{\"text\": \"\", \"label\": \"neg\", \"extra\": [1]}\n{\"text\": \"meh\", \"label\": -3}\n",
+            "\u{feff}{\"text\": \"great\", \"label\": 1}\n\n{\"text\": \"\", \"label\": \"neg\", \"extra\": [1]}\n{\"text\": \"meh\", \"label\": -3}\n",
         )?;
         let data = load_file(&path, &DataOptions::default())?;
         assert_eq!(data.format, DataFormat::Jsonl);
