@@ -3,5 +3,6 @@
 
 pub mod data;
 mod error;
+pub mod io;
 
 pub use error::{Error, Result};
