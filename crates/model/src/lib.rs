@@ -124,10 +124,10 @@ impl Model {
     /// (b, num_labels) logits, in the model dtype on the model device ((b, t, vocab) for a
     /// causal LM).
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
-        let out = match &self.inner {
-            Loaded::Classifier(c) => c.forward(batch)?,
-            Loaded::CausalLm(m) => m.forward(batch)?,
-        };
+        let out = self.device.with_context(|| match &self.inner {
+            Loaded::Classifier(c) => c.forward(batch),
+            Loaded::CausalLm(m) => m.forward(batch),
+        })?;
         Ok(out)
     }
 }

@@ -3,17 +3,18 @@
 //! BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding,
 //! <https://arxiv.org/abs/1810.04805>. Upstream: transformers `models/bert/modeling_bert.py`.
 //!
-//! Encoder layers: `candle_transformers::models::bert::BertEncoder`. The embeddings and the mask
-//! are built here so that one finite additive mask per batch serves every dtype (candle's
-//! `BertModel` builds `(1 - m) * f32::MIN`, which is NaN in f16). Head as transformers
-//! (TEI `BertClassificationHead`): pooler = dense + tanh on [CLS] (`bert.pooler.dense`), then
-//! `classifier`.
+//! The encoder is written here, with the QKV projections fused and candle's fused softmax
+//! (`attention.rs`): candle's `bert::BertEncoder` runs the unfused softmax and three projection
+//! matmuls, which made the teacher pass over twice as slow as PyTorch's on the CPU, and its
+//! `BertModel` builds the mask as `(1 - m) * f32::MIN`, which is NaN in f16. One finite additive
+//! mask is built per batch. Head as transformers (TEI `BertClassificationHead`): pooler = dense +
+//! tanh on [CLS] (`bert.pooler.dense`), then `classifier`.
 use candle::{DType, Module, Tensor};
-use candle_nn::{Embedding, VarBuilder};
-use candle_transformers::models::bert::{BertEncoder, Config as CandleConfig, HiddenAct};
+use candle_nn::{Activation, Embedding, VarBuilder};
 use candle_transformers::models::with_tracing::{layer_norm, linear, LayerNorm, Linear};
 use serde::Deserialize;
 
+use super::attention::{QkvNames, SelfAttention};
 use super::{additive_mask, first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::{Batch, Error, Result};
 
@@ -25,8 +26,8 @@ struct Config {
     num_hidden_layers: usize,
     num_attention_heads: usize,
     intermediate_size: usize,
-    #[serde(default = "default_act")]
-    hidden_act: HiddenAct,
+    #[serde(default)]
+    hidden_act: Activation,
     max_position_embeddings: usize,
     #[serde(default = "default_type_vocab_size")]
     type_vocab_size: usize,
@@ -36,37 +37,11 @@ struct Config {
     position_embedding_type: Option<String>,
 }
 
-fn default_act() -> HiddenAct {
-    HiddenAct::Gelu
-}
 fn default_type_vocab_size() -> usize {
     2
 }
 fn default_layer_norm_eps() -> f64 {
     1e-12
-}
-
-impl Config {
-    fn candle(&self) -> CandleConfig {
-        CandleConfig {
-            vocab_size: self.vocab_size,
-            hidden_size: self.hidden_size,
-            num_hidden_layers: self.num_hidden_layers,
-            num_attention_heads: self.num_attention_heads,
-            intermediate_size: self.intermediate_size,
-            hidden_act: self.hidden_act,
-            hidden_dropout_prob: 0.0,
-            max_position_embeddings: self.max_position_embeddings,
-            type_vocab_size: self.type_vocab_size,
-            initializer_range: 0.02,
-            layer_norm_eps: self.layer_norm_eps,
-            pad_token_id: 0,
-            position_embedding_type: Default::default(),
-            use_cache: false,
-            classifier_dropout: None,
-            model_type: Some("bert".to_owned()),
-        }
-    }
 }
 
 pub(crate) struct Bert;
@@ -100,14 +75,16 @@ impl Architecture for Bert {
         }
         let base = cx.base("bert", "embeddings.word_embeddings.weight");
         let embeddings = BertEmbeddings::load(base.pp("embeddings"), &cfg)?;
-        let encoder = BertEncoder::load(base.pp("encoder"), &cfg.candle())?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| Layer::load(base.pp(format!("encoder.layer.{i}")), &cfg))
+            .collect::<candle::Result<Vec<_>>>()?;
         let h = cfg.hidden_size;
         let pooler = linear(h, h, base.pp("pooler.dense"))?;
         let n = cx.num_labels();
         let classifier = linear(h, n, cx.vb.pp("classifier"))?;
         Ok(Loaded::Classifier(Box::new(Model {
             embeddings,
-            encoder,
+            layers,
             pooler,
             classifier,
             n,
@@ -116,7 +93,7 @@ impl Architecture for Bert {
 }
 
 /// word + absolute position + token type, then LayerNorm (modeling_bert.py `BertEmbeddings`).
-pub(crate) struct BertEmbeddings {
+struct BertEmbeddings {
     word: Embedding,
     position: Embedding,
     token_type: Embedding,
@@ -153,9 +130,49 @@ impl BertEmbeddings {
     }
 }
 
+/// One post-LayerNorm transformer block (modeling_bert.py `BertLayer`).
+struct Layer {
+    attention: SelfAttention,
+    attention_out: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    act: Activation,
+    out: Linear,
+    out_norm: LayerNorm,
+}
+
+impl Layer {
+    fn load(vb: VarBuilder, cfg: &Config) -> candle::Result<Self> {
+        let (h, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+        Ok(Self {
+            attention: SelfAttention::load(
+                vb.pp("attention.self"),
+                QkvNames(["query", "key", "value"]),
+                h,
+                cfg.num_attention_heads,
+            )?,
+            attention_out: linear(h, h, vb.pp("attention.output.dense"))?,
+            attention_norm: layer_norm(h, eps, vb.pp("attention.output.LayerNorm"))?,
+            intermediate: linear(h, i, vb.pp("intermediate.dense"))?,
+            act: cfg.hidden_act,
+            out: linear(i, h, vb.pp("output.dense"))?,
+            out_norm: layer_norm(h, eps, vb.pp("output.LayerNorm"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> candle::Result<Tensor> {
+        let context = self.attention.forward(x, mask)?; // (b, t, h)
+        let a = self
+            .attention_norm
+            .forward(&(self.attention_out.forward(&context)? + x)?)?;
+        let i = self.act.forward(&self.intermediate.forward(&a)?)?; // (b, t, i)
+        self.out_norm.forward(&(self.out.forward(&i)? + a)?)
+    }
+}
+
 struct Model {
     embeddings: BertEmbeddings,
-    encoder: BertEncoder,
+    layers: Vec<Layer>,
     pooler: Linear,
     classifier: Linear,
     n: usize,
@@ -171,7 +188,10 @@ impl Classifier for Model {
             .embeddings
             .forward(&batch.input_ids, &batch.token_type_ids)?; // (b, t, h)
         let mask = additive_mask(&batch.attention_mask, x.dtype())?; // (b, 1, 1, t)
-        let hidden = self.encoder.forward(&x, &mask)?; // (b, t, h)
+        let mut hidden = x;
+        for layer in &self.layers {
+            hidden = layer.forward(&hidden, &mask)?; // (b, t, h)
+        }
         let pooled = self.pooler.forward(&first_token(&hidden)?)?.tanh()?; // (b, h)
         self.classifier.forward(&pooled) // (b, n)
     }

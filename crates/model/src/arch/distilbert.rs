@@ -9,12 +9,13 @@
 //! erf GELU (`ACT2FN["gelu"]`); on the conformance checkpoint that alone moves logits by 4e-4.
 //! candle's attention also upcasts scores to f32 unconditionally, so it cannot run in f16/bf16.
 //! Writing it also lets the encoder take the shared additive mask (HF semantics) directly instead
-//! of candle's inverted 1 = masked convention.
+//! of candle's inverted 1 = masked convention, and use the fused QKV attention of `attention.rs`.
 use candle::{DType, Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 use candle_transformers::models::with_tracing::{layer_norm, linear, LayerNorm, Linear};
 use serde::Deserialize;
 
+use super::attention::{QkvNames, SelfAttention};
 use super::{additive_mask, first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::{Batch, Error, Result};
 
@@ -125,54 +126,9 @@ impl Embeddings {
     }
 }
 
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    n_heads: usize,
-    head_dim: usize,
-}
-
-impl Attention {
-    fn load(vb: VarBuilder, cfg: &Config) -> candle::Result<Self> {
-        let d = cfg.dim;
-        Ok(Self {
-            q: linear(d, d, vb.pp("q_lin"))?,
-            k: linear(d, d, vb.pp("k_lin"))?,
-            v: linear(d, d, vb.pp("v_lin"))?,
-            out: linear(d, d, vb.pp("out_lin"))?,
-            n_heads: cfg.n_heads,
-            head_dim: d / cfg.n_heads,
-        })
-    }
-
-    /// (b, t, dim) → (b, heads, t, head_dim)
-    fn heads(&self, x: &Tensor) -> candle::Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        x.reshape((b, t, self.n_heads, self.head_dim))? // (b, t, heads, hd)
-            .transpose(1, 2)?
-            .contiguous() // (b, heads, t, hd)
-    }
-
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> candle::Result<Tensor> {
-        let (b, t, dim) = x.dims3()?;
-        // modeling_distilbert.py scales q before the product, as here.
-        let q = (self.heads(&self.q.forward(x)?)? / (self.head_dim as f64).sqrt())?;
-        let k = self.heads(&self.k.forward(x)?)?;
-        let v = self.heads(&self.v.forward(x)?)?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(mask)?; // (b, heads, t, t)
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&v)? // (b, heads, t, hd)
-            .transpose(1, 2)?
-            .reshape((b, t, dim))?; // (b, t, dim)
-        self.out.forward(&context)
-    }
-}
-
 struct Block {
-    attention: Attention,
+    attention: SelfAttention,
+    out_lin: Linear,
     sa_layer_norm: LayerNorm,
     lin1: Linear,
     lin2: Linear,
@@ -183,7 +139,13 @@ struct Block {
 impl Block {
     fn load(vb: VarBuilder, cfg: &Config) -> candle::Result<Self> {
         Ok(Self {
-            attention: Attention::load(vb.pp("attention"), cfg)?,
+            attention: SelfAttention::load(
+                vb.pp("attention"),
+                QkvNames(["q_lin", "k_lin", "v_lin"]),
+                cfg.dim,
+                cfg.n_heads,
+            )?,
+            out_lin: linear(cfg.dim, cfg.dim, vb.pp("attention.out_lin"))?,
             sa_layer_norm: layer_norm(cfg.dim, LAYER_NORM_EPS, vb.pp("sa_layer_norm"))?,
             lin1: linear(cfg.dim, cfg.hidden_dim, vb.pp("ffn.lin1"))?,
             lin2: linear(cfg.hidden_dim, cfg.dim, vb.pp("ffn.lin2"))?,
@@ -193,9 +155,10 @@ impl Block {
     }
 
     fn forward(&self, x: &Tensor, mask: &Tensor) -> candle::Result<Tensor> {
+        let context = self.attention.forward(x, mask)?; // (b, t, dim)
         let sa = self
             .sa_layer_norm
-            .forward(&(self.attention.forward(x, mask)? + x)?)?;
+            .forward(&(self.out_lin.forward(&context)? + x)?)?;
         let h = self.lin1.forward(&sa)?;
         let h = match self.activation {
             Activation::Gelu => h.gelu_erf()?,

@@ -96,6 +96,8 @@ pub enum Loaded {
     CausalLm(Box<dyn CausalLm>),
 }
 
+mod attention;
+
 macro_rules! architectures {
     ($($module:ident :: $unit:ident),* $(,)?) => {
         $(mod $module;)*
