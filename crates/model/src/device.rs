@@ -8,6 +8,14 @@ use candle::{DType, Device, DeviceLocation};
 use crate::{Error, Result};
 
 /// Which device to run on.
+///
+/// ```
+/// use distill_eval_model::DeviceSpec;
+/// let spec: DeviceSpec = "cuda:1".parse().unwrap();
+/// assert_eq!(spec, DeviceSpec::Cuda(1));
+/// assert_eq!(spec.to_string(), "cuda:1");
+/// assert!(DeviceSpec::Cpu.resolve().unwrap().is_cpu());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceSpec {
     /// CUDA when built with it and a device opens, then Metal likewise, else the CPU.

@@ -200,26 +200,27 @@ impl Classifier for Model {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{
-        check_conformance, check_golden, model_dir, read_npy, repo_root, test_texts,
+        check_conformance, check_golden, model_dir, read_npy, repo_root, test_device, test_texts,
     };
     use crate::DTypeSpec;
+    use candle::Device;
 
-    #[test]
-    fn teacher_bert_matches_transformers() {
-        check_conformance("teacher_bert");
+    fn teacher_bert_matches_transformers(dev: &Device) {
+        check_conformance("teacher_bert", dev);
     }
+    test_device!(teacher_bert_matches_transformers, teacher_bert_cpu, teacher_bert_cuda, teacher_bert_metal);
 
-    #[test]
-    fn bert_small_matches_transformers() {
-        check_conformance("bert_small");
+    fn bert_small_matches_transformers(dev: &Device) {
+        check_conformance("bert_small", dev);
     }
+    test_device!(bert_small_matches_transformers, bert_small_cpu, bert_small_cuda, bert_small_metal);
 
     #[test]
     fn half_precision_stays_close() {
         let expected = read_npy(&repo_root().join("tests/fixtures/models/bert_small.logits.npy"));
         let texts = test_texts();
         for dtype in [DTypeSpec::F16, DTypeSpec::Bf16] {
-            check_golden(&model_dir("bert_small"), &texts, &expected, dtype);
+            check_golden(&model_dir("bert_small"), &texts, &expected, dtype, &Device::Cpu);
         }
     }
 }

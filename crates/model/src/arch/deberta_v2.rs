@@ -142,13 +142,14 @@ impl Classifier for Model {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{arch_dir, check_arch_fixture};
+    use super::super::testing::{arch_dir, check_arch_fixture, test_device};
     use crate::{load, DTypeSpec, Error, LoadOptions, ModelSource};
+    use candle::Device;
 
-    #[test]
-    fn tiny_deberta_v3_matches_transformers() {
-        check_arch_fixture("deberta_v2", DTypeSpec::F32);
+    fn tiny_deberta_v3_matches_transformers(dev: &Device) {
+        check_arch_fixture("deberta_v2", DTypeSpec::F32, dev);
     }
+    test_device!(tiny_deberta_v3_matches_transformers, deberta_v3_cpu, deberta_v3_cuda, deberta_v3_metal);
 
     #[test]
     fn conv_layer_configs_are_refused_not_panicked() {

@@ -197,14 +197,15 @@ impl Classifier for Model {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{
-        check_conformance, check_golden, model_dir, read_npy, repo_root, test_texts,
+        check_conformance, check_golden, model_dir, read_npy, repo_root, test_device, test_texts,
     };
     use crate::DTypeSpec;
+    use candle::Device;
 
-    #[test]
-    fn distilbert_matches_transformers() {
-        check_conformance("distilbert");
+    fn distilbert_matches_transformers(dev: &Device) {
+        check_conformance("distilbert", dev);
     }
+    test_device!(distilbert_matches_transformers, distilbert_cpu, distilbert_cuda, distilbert_metal);
 
     #[test]
     fn labels_keep_the_checkpoint_order() {
@@ -219,7 +220,7 @@ mod tests {
         let expected = read_npy(&repo_root().join("tests/fixtures/models/distilbert.logits.npy"));
         let texts = test_texts();
         for dtype in [DTypeSpec::F16, DTypeSpec::Bf16] {
-            check_golden(&model_dir("distilbert"), &texts, &expected, dtype);
+            check_golden(&model_dir("distilbert"), &texts, &expected, dtype, &Device::Cpu);
         }
     }
 }

@@ -268,19 +268,20 @@ impl Classifier for Model {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::check_arch_fixture;
+    use super::super::testing::{check_arch_fixture, test_device};
     use super::*;
     use crate::DTypeSpec;
+    use candle::Device;
 
-    #[test]
-    fn tiny_modernbert_cls_matches_transformers() {
-        check_arch_fixture("modernbert", DTypeSpec::F32);
+    fn tiny_modernbert_cls_matches_transformers(dev: &Device) {
+        check_arch_fixture("modernbert", DTypeSpec::F32, dev);
     }
+    test_device!(tiny_modernbert_cls_matches_transformers, modernbert_cls_cpu, modernbert_cls_cuda, modernbert_cls_metal);
 
-    #[test]
-    fn tiny_modernbert_mean_matches_transformers() {
-        check_arch_fixture("modernbert_mean", DTypeSpec::F32);
+    fn tiny_modernbert_mean_matches_transformers(dev: &Device) {
+        check_arch_fixture("modernbert_mean", DTypeSpec::F32, dev);
     }
+    test_device!(tiny_modernbert_mean_matches_transformers, modernbert_mean_cpu, modernbert_mean_cuda, modernbert_mean_metal);
 
     fn config(extra: &str) -> Config {
         let json = format!(

@@ -181,14 +181,16 @@ impl Classifier for Model {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{
-        check_conformance, check_golden, load_local, model_dir, read_npy, repo_root, test_texts,
+        check_conformance, check_golden, load_local, model_dir, read_npy, repo_root, test_device,
+        test_texts,
     };
     use crate::DTypeSpec;
+    use candle::Device;
 
-    #[test]
-    fn roberta_matches_transformers() {
-        check_conformance("roberta");
+    fn roberta_matches_transformers(dev: &Device) {
+        check_conformance("roberta", dev);
     }
+    test_device!(roberta_matches_transformers, roberta_cpu, roberta_cuda, roberta_metal);
 
     #[test]
     fn truncation_leaves_room_for_the_position_offset() {
@@ -200,7 +202,8 @@ mod tests {
     #[test]
     fn f16_stays_close_and_bf16_is_refused() {
         let expected = read_npy(&repo_root().join("tests/fixtures/models/roberta.logits.npy"));
-        check_golden(&model_dir("roberta"), &test_texts(), &expected, DTypeSpec::F16);
+        let texts = test_texts();
+        check_golden(&model_dir("roberta"), &texts, &expected, DTypeSpec::F16, &Device::Cpu);
         let opts = crate::LoadOptions {
             dtype: DTypeSpec::Bf16,
             ..Default::default()

@@ -1,6 +1,31 @@
 //! Test helpers shared by the architecture files: fixture paths, `Tolerance` (burn `data.rs`
-//! style, reporting the first 5 mismatches) and the golden-logits check.
+//! style, reporting the first 5 mismatches), the golden-logits check and `test_device!`
+//! (candle `test_utils.rs`: a `fn case(dev: &Device)` runs on the CPU always, on CUDA and Metal
+//! behind their features).
+
+/// Expands `case` into a CPU test and, behind the `cuda` / `metal` features, GPU tests.
+macro_rules! test_device {
+    ($case:ident, $cpu:ident, $cuda:ident, $metal:ident) => {
+        #[test]
+        fn $cpu() {
+            $case(&candle::Device::Cpu);
+        }
+
+        #[cfg(feature = "cuda")]
+        #[test]
+        fn $cuda() {
+            $case(&candle::Device::new_cuda(0).unwrap());
+        }
+
+        #[cfg(feature = "metal")]
+        #[test]
+        fn $metal() {
+            $case(&candle::Device::new_metal(0).unwrap());
+        }
+    };
+}
 use std::path::{Path, PathBuf};
+pub(crate) use test_device;
 
 use candle::{DType, Device, Tensor};
 
@@ -149,17 +174,27 @@ fn model_dtype(model: &Model) -> DType {
 }
 
 pub(crate) fn load_local(dir: &Path, dtype: DTypeSpec) -> Model {
+    load_on(dir, dtype, &Device::Cpu)
+}
+
+pub(crate) fn load_on(dir: &Path, dtype: DTypeSpec, device: &Device) -> Model {
     let opts = LoadOptions {
         dtype,
         ..Default::default()
     };
-    load(&ModelSource::Local(dir.to_owned()), &Device::Cpu, &opts).unwrap()
+    load(&ModelSource::Local(dir.to_owned()), device, &opts).unwrap()
 }
 
 /// Loads `dir` in `dtype`, runs `texts` in batches of 32 and of 7 (so padding differs) and
 /// compares both with `expected` (the model's own label order).
-pub(crate) fn check_golden(dir: &Path, texts: &[String], expected: &[Vec<f32>], dtype: DTypeSpec) {
-    let model = load_local(dir, dtype);
+pub(crate) fn check_golden(
+    dir: &Path,
+    texts: &[String],
+    expected: &[Vec<f32>],
+    dtype: DTypeSpec,
+    device: &Device,
+) {
+    let model = load_on(dir, dtype, device);
     let tol = Tolerance::for_dtype(model_dtype(&model));
     assert_eq!(expected.len(), texts.len());
     for batch_size in [32, 7] {
@@ -173,16 +208,16 @@ pub(crate) fn check_golden(dir: &Path, texts: &[String], expected: &[Vec<f32>], 
 }
 
 /// The conformance check of one of the four models/ checkpoints over all 503 rows.
-pub(crate) fn check_conformance(name: &str) {
+pub(crate) fn check_conformance(name: &str, device: &Device) {
     let expected = read_npy(&repo_root().join(format!("tests/fixtures/models/{name}.logits.npy")));
     let texts = test_texts();
     assert_eq!(texts.len(), 503);
-    check_golden(&model_dir(name), &texts, &expected, DTypeSpec::F32);
+    check_golden(&model_dir(name), &texts, &expected, DTypeSpec::F32, device);
 }
 
 /// The check of one tests/fixtures/arch checkpoint.
-pub(crate) fn check_arch_fixture(name: &str, dtype: DTypeSpec) {
+pub(crate) fn check_arch_fixture(name: &str, dtype: DTypeSpec, device: &Device) {
     let dir = arch_dir(name);
     let expected = read_npy(&dir.join("expected.logits.npy"));
-    check_golden(&dir, &arch_texts(name), &expected, dtype);
+    check_golden(&dir, &arch_texts(name), &expected, dtype, device);
 }

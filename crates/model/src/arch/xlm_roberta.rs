@@ -40,13 +40,14 @@ impl Architecture for XlmRoberta {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{arch_dir, check_arch_fixture, load_local};
+    use super::super::testing::{arch_dir, check_arch_fixture, load_local, test_device};
     use crate::DTypeSpec;
+    use candle::Device;
 
-    #[test]
-    fn tiny_xlm_roberta_matches_transformers() {
-        check_arch_fixture("xlm_roberta", DTypeSpec::F32);
+    fn tiny_xlm_roberta_matches_transformers(dev: &Device) {
+        check_arch_fixture("xlm_roberta", DTypeSpec::F32, dev);
     }
+    test_device!(tiny_xlm_roberta_matches_transformers, xlm_roberta_cpu, xlm_roberta_cuda, xlm_roberta_metal);
 
     #[test]
     fn truncates_at_the_offset_position_limit() {
@@ -58,6 +59,6 @@ mod tests {
 
     #[test]
     fn f16_stays_close() {
-        check_arch_fixture("xlm_roberta", DTypeSpec::F16);
+        check_arch_fixture("xlm_roberta", DTypeSpec::F16, &Device::Cpu);
     }
 }
