@@ -1,3 +1,521 @@
 //! Checkpoint resolution (local folder, hub cache, hub download), config probing, tokenization
 //! and the Candle sequence classifiers, one file per architecture.
+//!
+//! `load` = source → files → `ProbeConfig` → `arch::lookup` → dtype check → `VarBuilder` →
+//! `Architecture::load`, plus the model's own tokenizer.json.
 #![deny(missing_docs)]
+
+pub mod arch;
+mod config;
+mod device;
+mod error;
+pub mod hub;
+mod source;
+mod tokenizer;
+mod weights;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle::{Device, Tensor};
+
+pub use arch::Task;
+pub use config::ProbeConfig;
+pub use device::{device_label, dtype_label, DTypeSpec, DeviceSpec};
+pub use error::{Error, Result};
+pub use hub::HubOptions;
+pub use source::ModelSource;
+pub use tokenizer::{Batch, Encoded, TextInput};
+
+use arch::{LoadContext, Loaded};
+use config::TokenizerConfig;
+use tokenizer::{EncoderSpec, TextEncoder};
+use weights::Weights;
+
+/// How to load a model.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Weight and activation dtype.
+    pub dtype: DTypeSpec,
+    /// Hub access.
+    pub hub: HubOptions,
+    /// Upper bound on the truncation length (the tokenizer's and the model's limits still apply).
+    pub max_length: Option<usize>,
+}
+
+/// What was loaded, for reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    /// The user's spelling (path or repo id).
+    pub id: String,
+    /// Resolved commit sha for hub models, `None` for local folders.
+    pub revision: Option<String>,
+    /// HF class, e.g. "DistilBertForSequenceClassification".
+    pub architecture: String,
+    /// HF model_type, e.g. "distilbert".
+    pub model_type: String,
+    /// Total element count of the weights loaded.
+    pub parameters: usize,
+    /// "cpu", "cuda:0", "metal:0".
+    pub device: String,
+    /// "f32", "f16", "bf16".
+    pub dtype: String,
+    /// Effective truncation length.
+    pub max_length: usize,
+    /// Folder the files came from.
+    pub path: PathBuf,
+}
+
+/// A loaded model with its tokenizer and labels.
+pub struct Model {
+    /// What was loaded.
+    pub info: ModelInfo,
+    labels: Vec<String>,
+    task: Task,
+    encoder: TextEncoder,
+    inner: Loaded,
+    device: Device,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("info", &self.info)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// id2label in id order (0..n); "LABEL_i" when absent.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Number of output classes.
+    pub fn num_labels(&self) -> usize {
+        match &self.inner {
+            Loaded::Classifier(c) => c.num_labels(),
+            Loaded::CausalLm(m) => m.vocab_size(),
+        }
+    }
+
+    /// What the outputs are.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Tokenizes with this model's tokenizer: special tokens added, truncation at
+    /// `info.max_length` (LongestFirst for pairs), no padding. Parallel over the inputs (rayon).
+    pub fn encode(&self, inputs: &[TextInput<'_>]) -> Result<Vec<Encoded>> {
+        self.encoder.encode(inputs)
+    }
+
+    /// Right-pads to the longest item with the tokenizer's pad id; tensors on the model's device.
+    pub fn batch(&self, items: &[&Encoded]) -> Result<Batch> {
+        self.encoder.batch(items, &self.device)
+    }
+
+    /// (b, num_labels) logits, in the model dtype on the model device ((b, t, vocab) for a
+    /// causal LM).
+    pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
+        let out = self.device.with_context(|| match &self.inner {
+            Loaded::Classifier(c) => c.forward(batch),
+            Loaded::CausalLm(m) => m.forward(batch),
+        })?;
+        Ok(out)
+    }
+}
+
+/// Where the files of a model come from.
+enum Files {
+    Local(PathBuf),
+    Hub(hub::HubRepo),
+}
+
+impl Files {
+    fn open(source: &ModelSource, opts: &HubOptions) -> Result<Self> {
+        match source {
+            ModelSource::Local(dir) => {
+                if !dir.is_dir() {
+                    return Err(Error::PathNotFound {
+                        path: dir.display().to_string(),
+                    });
+                }
+                Ok(Self::Local(dir.clone()))
+            }
+            ModelSource::Hub { repo_id, revision } => Ok(Self::Hub(hub::open(
+                repo_id,
+                revision.as_deref(),
+                hub::RepoKind::Model,
+                opts,
+            )?)),
+        }
+    }
+
+    /// The local path of `name`, or `None` when the model has no such file.
+    fn find(&self, name: &str) -> Result<Option<PathBuf>> {
+        match self {
+            Self::Local(dir) => {
+                let path = dir.join(name);
+                Ok(path.is_file().then_some(path))
+            }
+            Self::Hub(repo) => repo.find(name),
+        }
+    }
+
+    /// The folder to name in messages and in `ModelInfo::path`.
+    fn folder(&self, config: &Path) -> PathBuf {
+        match self {
+            Self::Local(dir) => dir.clone(),
+            Self::Hub(_) => config.parent().map(Path::to_owned).unwrap_or_default(),
+        }
+    }
+
+    fn revision(&self) -> Option<String> {
+        match self {
+            Self::Local(_) => None,
+            Self::Hub(repo) => repo.revision(),
+        }
+    }
+}
+
+/// Resolves the files, probes config.json, dispatches on the architecture, builds the model on
+/// `device` in the requested dtype and loads the model's own tokenizer.json.
+#[tracing::instrument(skip_all, fields(model = %source))]
+pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result<Model> {
+    let files = Files::open(source, &opts.hub)?;
+    let config_path = match files.find("config.json")? {
+        Some(path) => path,
+        None => {
+            let path = match &files {
+                Files::Local(dir) => dir.clone(),
+                Files::Hub(repo) => PathBuf::from(repo.repo_id()),
+            };
+            return Err(Error::MissingConfig { path });
+        }
+    };
+    let folder = files.folder(&config_path);
+    let probe = ProbeConfig::read(&config_path)?;
+    let arch = arch::lookup(&probe)?;
+    let model_type = arch.model_type();
+
+    let dtype = opts.dtype.resolve(device);
+    if !arch.dtypes().contains(&dtype) {
+        return Err(Error::UnsupportedDType {
+            model_type,
+            requested: dtype,
+            supported: arch.dtypes(),
+        });
+    }
+
+    // Cheap checks first: a missing or mismatched tokenizer fails before any weight is mapped.
+    let tokenizer_json = files
+        .find("tokenizer.json")?
+        .ok_or_else(|| Error::MissingTokenizer {
+            path: folder.clone(),
+        })?;
+    let tokenizer_config = match files.find("tokenizer_config.json")? {
+        Some(path) => TokenizerConfig::read(&path)?,
+        None => TokenizerConfig::default(),
+    };
+    let encoder = TextEncoder::load(&EncoderSpec {
+        tokenizer_json: &tokenizer_json,
+        requested: opts.max_length,
+        tokenizer_limit: tokenizer_config.max_length(),
+        model_limit: arch.max_positions(&probe),
+        vocab_size: probe.vocab_size,
+        config_pad_id: probe.pad_token_id,
+    })?;
+
+    let labels = probe.labels()?;
+    let weight_files = weights::discover(&folder, &|name| files.find(name))?;
+    let weights = Arc::new(Weights::open(&weight_files)?);
+    let vb = weights.var_builder(dtype, device);
+    let task = arch.task();
+    let num_labels = (task == Task::SequenceClassification).then_some(labels.len());
+    let inner = arch
+        .load(LoadContext {
+            config: &probe,
+            vb,
+            num_labels,
+        })
+        .map_err(|e| match e {
+            Error::Candle(source) => Error::WeightsMismatch {
+                path: folder.clone(),
+                model_type,
+                source,
+            },
+            other => other,
+        })?;
+    let unused = weights.unused();
+    if !unused.is_empty() {
+        tracing::debug!(count = unused.len(), first = %unused[0], "checkpoint tensors not used by the model");
+    }
+
+    let info = ModelInfo {
+        id: source.to_string(),
+        revision: files.revision(),
+        architecture: probe
+            .architecture()
+            .map_or_else(|| arch.hf_classes()[0].to_owned(), str::to_owned),
+        model_type: model_type.to_owned(),
+        parameters: weights.loaded_parameters(),
+        device: device_label(device),
+        dtype: dtype_label(dtype),
+        max_length: encoder.max_length(),
+        path: folder,
+    };
+    tracing::info!(
+        model = %info.id,
+        architecture = %info.architecture,
+        parameters = info.parameters,
+        device = %info.device,
+        dtype = %info.dtype,
+        max_length = info.max_length,
+        "model loaded"
+    );
+    Ok(Model {
+        info,
+        labels,
+        task,
+        encoder,
+        inner,
+        device: device.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::testing::{logits, model_dir, Tolerance};
+    use crate::hub::tests::{fake_cache, SHA};
+    use std::time::{Duration, Instant};
+
+    fn offline(cache: &Path) -> LoadOptions {
+        LoadOptions {
+            hub: HubOptions {
+                offline: true,
+                cache_dir: Some(cache.to_owned()),
+                progress: false,
+            },
+            ..Default::default()
+        }
+    }
+
+    /// A writable copy of models/<name>.
+    fn copy_model(name: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(model_dir(name)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+        dir
+    }
+
+    fn load_dir(dir: &Path) -> Result<Model> {
+        load(
+            &ModelSource::Local(dir.to_owned()),
+            &Device::Cpu,
+            &LoadOptions::default(),
+        )
+    }
+
+    fn assert_hint(err: &Error, names: &str) {
+        let msg = err.to_string();
+        assert!(msg.contains(names), "message should name {names}: {msg}");
+        assert!(
+            msg.contains("\nhint: "),
+            "message should carry a hint: {msg}"
+        );
+    }
+
+    #[test]
+    fn info_describes_a_local_model() {
+        let model = load_dir(&model_dir("bert_small")).unwrap();
+        let info = &model.info;
+        assert_eq!(info.architecture, "BertForSequenceClassification");
+        assert_eq!(info.model_type, "bert");
+        // Every tensor of the checkpoint (counted from its safetensors header).
+        assert_eq!(info.parameters, 40_099);
+        assert_eq!(info.device, "cpu");
+        assert_eq!(info.dtype, "f32");
+        assert_eq!(info.max_length, 128);
+        assert_eq!(info.revision, None);
+        assert_eq!(model.labels(), ["neg", "neu", "pos"]);
+        assert_eq!(model.num_labels(), 3);
+        assert_eq!(model.task(), Task::SequenceClassification);
+        assert!(model.device().is_cpu());
+        let json = serde_json::to_value(info).unwrap();
+        assert_eq!(json["model_type"], "bert");
+    }
+
+    #[test]
+    fn max_length_option_caps_truncation() {
+        let opts = LoadOptions {
+            max_length: Some(8),
+            ..Default::default()
+        };
+        let source = ModelSource::Local(model_dir("bert_small"));
+        let model = load(&source, &Device::Cpu, &opts).unwrap();
+        assert_eq!(model.info.max_length, 8);
+        let long = "good ".repeat(50);
+        let enc = model.encode(&[TextInput::single(&long)]).unwrap();
+        assert_eq!(enc[0].len(), 8);
+    }
+
+    #[test]
+    fn hub_cache_loads_offline_by_id_sha_and_branch() {
+        let cache = fake_cache(&model_dir("bert_small"));
+        let local = load_dir(&model_dir("bert_small")).unwrap();
+        let texts: Vec<String> = ["a fine movie", "", "dull"].map(String::from).to_vec();
+        let want = logits(&local, &texts, 2);
+        for spec in [
+            "org/tiny".to_owned(),
+            format!("org/tiny@{SHA}"),
+            "org/tiny@main".to_owned(),
+        ] {
+            let source: ModelSource = spec.parse().unwrap();
+            let model = load(&source, &Device::Cpu, &offline(cache.path())).unwrap();
+            assert_eq!(model.info.id, spec);
+            assert_eq!(model.info.revision.as_deref(), Some(SHA));
+            assert!(
+                model.info.path.ends_with(SHA),
+                "{}",
+                model.info.path.display()
+            );
+            Tolerance::F32.assert_close(&logits(&model, &texts, 2), &want, &spec);
+        }
+    }
+
+    #[test]
+    fn uncached_hub_model_offline_is_not_cached_quickly() {
+        let cache = fake_cache(&model_dir("bert_small"));
+        let start = Instant::now();
+        let source: ModelSource = "org/missing@v1".parse().unwrap();
+        let err = load(&source, &Device::Cpu, &offline(cache.path())).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(matches!(err, Error::NotCached { .. }), "{err}");
+        assert_hint(&err, "org/missing@v1");
+    }
+
+    #[test]
+    fn folder_without_config() {
+        let dir = copy_model("bert_small");
+        std::fs::remove_file(dir.path().join("config.json")).unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::MissingConfig { .. }), "{err}");
+        assert_hint(&err, "config.json");
+    }
+
+    #[test]
+    fn unknown_architecture_and_model_type() {
+        let dir = copy_model("bert_small");
+        let config = dir.path().join("config.json");
+        let raw = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            raw.replace("BertForSequenceClassification", "BertForMaskedLM"),
+        )
+        .unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, Error::UnsupportedArchitecture { .. }),
+            "{err}"
+        );
+        assert_hint(&err, "BertForMaskedLM");
+        assert_hint(&err, "config.json");
+
+        let mut json: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        json.as_object_mut().unwrap().remove("architectures");
+        json["model_type"] = "mamba".into();
+        std::fs::write(&config, json.to_string()).unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, Error::UnsupportedArchitecture { .. }),
+            "{err}"
+        );
+        assert_hint(&err, "mamba");
+    }
+
+    #[test]
+    fn corrupt_and_truncated_safetensors() {
+        let dir = copy_model("bert_small");
+        let weights = dir.path().join("model.safetensors");
+        let bytes = std::fs::read(&weights).unwrap();
+        std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::CorruptWeights { .. }), "{err}");
+        assert_hint(&err, "model.safetensors");
+
+        std::fs::write(&weights, b"garbage").unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::CorruptWeights { .. }), "{err}");
+    }
+
+    #[test]
+    fn weights_that_do_not_fit_the_config() {
+        let dir = copy_model("bert_small");
+        let config = dir.path().join("config.json");
+        let raw = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            raw.replace("\"hidden_size\": 32", "\"hidden_size\": 64"),
+        )
+        .unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::WeightsMismatch { .. }), "{err}");
+        assert_hint(&err, "bert");
+    }
+
+    #[test]
+    fn tokenizer_vocab_larger_than_the_model() {
+        let dir = copy_model("bert_small");
+        let config = dir.path().join("config.json");
+        let raw = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            raw.replace("\"vocab_size\": 291", "\"vocab_size\": 200"),
+        )
+        .unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::VocabMismatch { .. }), "{err}");
+        assert_hint(&err, "tokenizer.json");
+        assert_hint(&err, "291");
+        assert_hint(&err, "200");
+    }
+
+    #[test]
+    fn missing_tokenizer_json() {
+        let dir = copy_model("bert_small");
+        std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::MissingTokenizer { .. }), "{err}");
+        assert_hint(&err, "tokenizer.json");
+    }
+
+    #[test]
+    fn pytorch_bin_only() {
+        let dir = copy_model("bert_small");
+        std::fs::rename(
+            dir.path().join("model.safetensors"),
+            dir.path().join("pytorch_model.bin"),
+        )
+        .unwrap();
+        let err = load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::PickleOnly { .. }), "{err}");
+        assert_hint(&err, "pytorch_model.bin");
+    }
+
+    #[test]
+    fn missing_local_folder() {
+        let source = ModelSource::Local(PathBuf::from("/definitely/not/here"));
+        let err = load(&source, &Device::Cpu, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::PathNotFound { .. }), "{err}");
+    }
+}

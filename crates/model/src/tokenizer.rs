@@ -1,0 +1,282 @@
+//! Tokenization with the model's own tokenizer.json: special tokens added, truncation at the
+//! effective max length (LongestFirst for pairs), no padding; and right-padded batches on the
+//! model's device.
+use std::path::{Path, PathBuf};
+
+use candle::{Device, Tensor};
+use tokenizers::{
+    EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
+
+use crate::{Error, Result};
+
+/// One text, or a pair of texts, to classify.
+#[derive(Debug, Clone, Copy)]
+pub struct TextInput<'a> {
+    /// The first (or only) segment.
+    pub text: &'a str,
+    /// The second segment of a pair task (NLI, paraphrase).
+    pub pair: Option<&'a str>,
+}
+
+impl<'a> TextInput<'a> {
+    /// A single text.
+    pub fn single(text: &'a str) -> Self {
+        Self { text, pair: None }
+    }
+}
+
+/// One tokenized input, unpadded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// Token ids, special tokens included.
+    pub ids: Vec<u32>,
+    /// Segment ids (0 for the first text, 1 for the pair).
+    pub type_ids: Vec<u32>,
+}
+
+impl Encoded {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no tokens (never the case with special tokens added).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// A right-padded batch on the model's device. HF semantics: `attention_mask` 1 = attend.
+/// All tensors are (b, t) u32.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Token ids, padded with the tokenizer's pad id.
+    pub input_ids: Tensor,
+    /// 1 for real tokens, 0 for padding.
+    pub attention_mask: Tensor,
+    /// Segment ids, padded with 0.
+    pub token_type_ids: Tensor,
+}
+
+/// The tokenizer with truncation set and padding off, plus the pad id used by [`Self::batch`].
+pub(crate) struct TextEncoder {
+    tokenizer: Tokenizer,
+    pad_id: u32,
+    max_length: usize,
+}
+
+/// What decides the truncation length and the vocab check.
+pub(crate) struct EncoderSpec<'a> {
+    pub(crate) tokenizer_json: &'a Path,
+    /// The user's `max_length`.
+    pub(crate) requested: Option<usize>,
+    /// tokenizer_config.json `model_max_length`, when sane.
+    pub(crate) tokenizer_limit: Option<usize>,
+    /// What the position table allows.
+    pub(crate) model_limit: Option<usize>,
+    /// config.json `vocab_size`.
+    pub(crate) vocab_size: Option<usize>,
+    /// config.json `pad_token_id`.
+    pub(crate) config_pad_id: Option<u32>,
+}
+
+/// Used when neither the user, the tokenizer config nor the model sets a limit.
+const FALLBACK_MAX_LENGTH: usize = 512;
+
+impl TextEncoder {
+    pub(crate) fn load(spec: &EncoderSpec<'_>) -> Result<Self> {
+        let path = spec.tokenizer_json;
+        let tok_err = |source| Error::Tokenizer {
+            path: PathBuf::from(path),
+            source,
+        };
+        let mut tokenizer = Tokenizer::from_file(path).map_err(tok_err)?;
+        if let Some(model_vocab) = spec.vocab_size {
+            let tokenizer_vocab = tokenizer.get_vocab_size(true);
+            if tokenizer_vocab > model_vocab {
+                return Err(Error::VocabMismatch {
+                    path: path.to_owned(),
+                    tokenizer_vocab,
+                    model_vocab,
+                });
+            }
+        }
+        // The pad id saved in tokenizer.json wins (it is what transformers pads with), then the
+        // model config, then the usual pad tokens.
+        let pad_id = tokenizer
+            .get_padding()
+            .map(|p| p.pad_id)
+            .or(spec.config_pad_id)
+            .or_else(|| tokenizer.token_to_id("[PAD]"))
+            .or_else(|| tokenizer.token_to_id("<pad>"))
+            .unwrap_or(0);
+        let max_length = [spec.requested, spec.tokenizer_limit, spec.model_limit]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(FALLBACK_MAX_LENGTH);
+        // tokenizer.json may carry the padding and truncation it was saved with; both are ours
+        // to decide.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(tok_err)?;
+        Ok(Self {
+            tokenizer,
+            pad_id,
+            max_length,
+        })
+    }
+
+    pub(crate) fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    pub(crate) fn encode(&self, inputs: &[TextInput<'_>]) -> Result<Vec<Encoded>> {
+        let inputs: Vec<EncodeInput<'_>> = inputs
+            .iter()
+            .map(|i| match i.pair {
+                None => EncodeInput::from(i.text),
+                Some(pair) => EncodeInput::from((i.text, pair)),
+            })
+            .collect();
+        // NOTE: `encode_batch_fast` skips offset tracking, which we never use.
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(inputs, true)
+            .map_err(|source| Error::Encode { source })?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| Encoded {
+                ids: e.get_ids().to_vec(),
+                type_ids: e.get_type_ids().to_vec(),
+            })
+            .collect())
+    }
+
+    pub(crate) fn batch(&self, items: &[&Encoded], device: &Device) -> Result<Batch> {
+        let b = items.len();
+        let t = items
+            .iter()
+            .map(|e| e.len())
+            .max()
+            .ok_or(Error::EmptyBatch)?;
+        let t = t.max(1);
+        let mut ids = vec![self.pad_id; b * t];
+        let mut mask = vec![0u32; b * t];
+        let mut types = vec![0u32; b * t];
+        for (row, item) in items.iter().enumerate() {
+            let start = row * t;
+            let n = item.len();
+            ids[start..start + n].copy_from_slice(&item.ids);
+            mask[start..start + n].fill(1);
+            let k = item.type_ids.len().min(n);
+            types[start..start + k].copy_from_slice(&item.type_ids[..k]);
+        }
+        Ok(Batch {
+            input_ids: Tensor::from_vec(ids, (b, t), device)?,
+            attention_mask: Tensor::from_vec(mask, (b, t), device)?,
+            token_type_ids: Tensor::from_vec(types, (b, t), device)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokenizer_json() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/bert_small/tokenizer.json")
+    }
+
+    fn encoder(requested: Option<usize>, model_limit: Option<usize>) -> TextEncoder {
+        let path = tokenizer_json();
+        TextEncoder::load(&EncoderSpec {
+            tokenizer_json: &path,
+            requested,
+            tokenizer_limit: Some(128),
+            model_limit,
+            vocab_size: Some(291),
+            config_pad_id: Some(0),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn truncation_is_the_smallest_limit() {
+        assert_eq!(encoder(None, None).max_length(), 128);
+        assert_eq!(encoder(Some(16), Some(512)).max_length(), 16);
+        assert_eq!(encoder(None, Some(65)).max_length(), 65);
+        let long = "good ".repeat(400);
+        let enc = encoder(Some(16), None)
+            .encode(&[TextInput::single(&long)])
+            .unwrap();
+        assert_eq!(enc[0].len(), 16);
+        assert_eq!(enc[0].ids[0], 2, "[CLS] kept");
+        assert_eq!(enc[0].ids[15], 3, "[SEP] kept");
+    }
+
+    #[test]
+    fn empty_text_is_cls_sep_and_pairs_get_segment_ids() {
+        let e = encoder(None, None);
+        let enc = e
+            .encode(&[
+                TextInput::single(""),
+                TextInput {
+                    text: "good",
+                    pair: Some("bad"),
+                },
+            ])
+            .unwrap();
+        assert_eq!(enc[0].ids, [2, 3]);
+        assert_eq!(enc[1].ids.first(), Some(&2));
+        assert_eq!(enc[1].type_ids.last(), Some(&1));
+    }
+
+    #[test]
+    fn batch_right_pads_with_the_pad_id() {
+        let e = encoder(None, None);
+        let a = Encoded {
+            ids: vec![2, 10, 3],
+            type_ids: vec![0, 0, 0],
+        };
+        let b = Encoded {
+            ids: vec![2, 3],
+            type_ids: vec![0, 0],
+        };
+        let batch = e.batch(&[&a, &b], &Device::Cpu).unwrap();
+        assert_eq!(
+            batch.input_ids.to_vec2::<u32>().unwrap(),
+            [[2, 10, 3], [2, 3, 0]]
+        );
+        assert_eq!(
+            batch.attention_mask.to_vec2::<u32>().unwrap(),
+            [[1, 1, 1], [1, 1, 0]]
+        );
+        assert!(matches!(e.batch(&[], &Device::Cpu), Err(Error::EmptyBatch)));
+    }
+
+    #[test]
+    fn larger_tokenizer_vocab_is_refused() {
+        let path = tokenizer_json();
+        let err = TextEncoder::load(&EncoderSpec {
+            tokenizer_json: &path,
+            requested: None,
+            tokenizer_limit: None,
+            model_limit: None,
+            vocab_size: Some(100),
+            config_pad_id: None,
+        })
+        .err()
+        .unwrap();
+        assert!(matches!(err, Error::VocabMismatch { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("291") && msg.contains("100"), "{msg}");
+    }
+}
