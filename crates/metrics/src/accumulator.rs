@@ -1,0 +1,651 @@
+//! The streaming accumulator: batches of logits in, per-example vectors kept on the device, one
+//! host copy per vector at the end.
+
+use candle::{DType, Device, Tensor};
+
+use crate::error::{Error, Result, Side};
+use crate::evaluation::{Evaluation, Examples, SideExamples};
+use crate::probs;
+use crate::MetricsConfig;
+
+/// Per-example tensors of one batch, all `(b)` on the device.
+struct BatchVectors {
+    labels: Tensor,
+    t_conf: Tensor,
+    t_pred: Tensor,
+    s_conf: Tensor,
+    s_pred: Tensor,
+    t_nll: Tensor,
+    s_nll: Tensor,
+    t_brier: Tensor,
+    s_brier: Tensor,
+    kl: Tensor,
+    reverse_kl: Tensor,
+    js: Tensor,
+    t_finite: Tensor,
+    s_finite: Tensor,
+}
+
+/// Accumulates teacher and student logits batch by batch, on their device.
+///
+/// `update` computes confidences, predictions, divergences and losses on the device and keeps
+/// only the per-example vectors there; `finish` concatenates them, copies each to the host once,
+/// validates, and computes every statistic.
+pub struct Accumulator {
+    num_classes: usize,
+    cfg: MetricsConfig,
+    batches: Vec<BatchVectors>,
+    rows: usize,
+}
+
+fn is_integer(dtype: DType) -> bool {
+    matches!(
+        dtype,
+        DType::U8 | DType::U32 | DType::I16 | DType::I32 | DType::I64
+    )
+}
+
+fn is_float(dtype: DType) -> bool {
+    matches!(dtype, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+}
+
+impl Accumulator {
+    /// An empty accumulator for `num_classes`-class logits.
+    pub fn new(num_classes: usize, cfg: &MetricsConfig) -> Result<Self> {
+        if num_classes == 0 {
+            return Err(Error::InvalidConfig {
+                name: "the number of classes",
+                expected: "at least 1",
+                value: "0".into(),
+                hint: "logits need one column per class",
+            });
+        }
+        if !(cfg.temperature.is_finite() && cfg.temperature > 0.0) {
+            return Err(Error::InvalidConfig {
+                name: "the temperature",
+                expected: "a positive finite number",
+                value: cfg.temperature.to_string(),
+                hint: "use the distillation temperature, or 1 for the plain softmax",
+            });
+        }
+        if cfg.bins == 0 {
+            return Err(Error::InvalidConfig {
+                name: "the number of calibration bins",
+                expected: "at least 1",
+                value: "0".into(),
+                hint: "10 bins is the usual choice",
+            });
+        }
+        Ok(Self {
+            num_classes,
+            cfg: cfg.clone(),
+            batches: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// Examples accumulated so far.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether nothing was accumulated.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    fn check_logits(&self, what: &'static str, t: &Tensor) -> Result<usize> {
+        let shape_err = || Error::Shape {
+            what,
+            expected: format!("(examples, {})", self.num_classes),
+            found: t.dims().to_vec(),
+        };
+        let (b, c) = t.dims2().map_err(|_| shape_err())?;
+        if c != self.num_classes || !is_float(t.dtype()) {
+            return Err(shape_err());
+        }
+        Ok(b)
+    }
+
+    /// Adds a batch: `teacher` and `student` are `(b, C)` float logits on one device, `labels`
+    /// `(b)` integers on any device.
+    pub fn update(&mut self, teacher: &Tensor, student: &Tensor, labels: &Tensor) -> Result<()> {
+        let b = self.check_logits("teacher logits", teacher)?;
+        let bs = self.check_logits("student logits", student)?;
+        if bs != b {
+            return Err(Error::Shape {
+                what: "student logits",
+                expected: format!("({b}, {}) like the teacher's", self.num_classes),
+                found: student.dims().to_vec(),
+            });
+        }
+        if labels.dims() != [b] || !is_integer(labels.dtype()) {
+            return Err(Error::Shape {
+                what: "labels",
+                expected: format!("({b}) integers"),
+                found: labels.dims().to_vec(),
+            });
+        }
+        if b == 0 {
+            return Ok(());
+        }
+        let device = teacher.device();
+        let student = student.to_device(device)?;
+        let labels = labels.to_device(device)?;
+        let precise = probs::precise_dtype(device);
+        let t = self.cfg.temperature;
+        // Labels are validated at `finish`, where the row is known; clamp them here so that the
+        // gather below stays in bounds whatever they hold.
+        let gather_labels = labels
+            .to_dtype(DType::I64)?
+            .clamp(0i64, (self.num_classes - 1) as i64)?
+            .to_dtype(DType::U32)?;
+        let (t_conf, t_pred) = probs::confidence_and_prediction(teacher, t)?;
+        let (s_conf, s_pred) = probs::confidence_and_prediction(&student, t)?;
+        let lt = probs::log_probs(teacher, t, precise)?; // (b, C)
+        let ls = probs::log_probs(&student, t, precise)?; // (b, C)
+        self.batches.push(BatchVectors {
+            labels: labels.to_dtype(DType::I64)?,
+            t_conf,
+            t_pred,
+            s_conf,
+            s_pred,
+            t_nll: probs::nll_per_example(&lt, &gather_labels)?,
+            s_nll: probs::nll_per_example(&ls, &gather_labels)?,
+            t_brier: probs::brier_per_example(&lt, &gather_labels)?,
+            s_brier: probs::brier_per_example(&ls, &gather_labels)?,
+            kl: probs::kl_per_example(&lt, &ls)?,
+            reverse_kl: probs::kl_per_example(&ls, &lt)?,
+            js: probs::js_per_example(&lt, &ls)?,
+            t_finite: probs::finite_flags(teacher, precise)?,
+            s_finite: probs::finite_flags(&student, precise)?,
+        });
+        self.rows += b;
+        Ok(())
+    }
+
+    /// Copies the per-example vectors to the host (once each), validates them and computes
+    /// every statistic.
+    pub fn finish(self) -> Result<Evaluation> {
+        if self.rows == 0 {
+            return Err(Error::Empty);
+        }
+        let cat = |f: fn(&BatchVectors) -> &Tensor| -> Result<Tensor> {
+            let parts: Vec<&Tensor> = self.batches.iter().map(f).collect();
+            // NOTE: the one device => host transfer of each per-example vector.
+            Ok(Tensor::cat(&parts, 0)?.to_device(&Device::Cpu)?)
+        };
+        let f64s = |f: fn(&BatchVectors) -> &Tensor| -> Result<Vec<f64>> {
+            Ok(cat(f)?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
+        };
+        for (side, flags) in [
+            (Side::Teacher, f64s(|b| &b.t_finite)?),
+            (Side::Student, f64s(|b| &b.s_finite)?),
+        ] {
+            if let Some(row) = flags.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite { side, row });
+            }
+        }
+        let labels = cat(|b| &b.labels)?.to_vec1::<i64>()?;
+        if let Some((row, &label)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l < 0 || l as usize >= self.num_classes)
+        {
+            return Err(Error::LabelOutOfRange {
+                row,
+                label,
+                num_classes: self.num_classes,
+            });
+        }
+        let side = |conf: fn(&BatchVectors) -> &Tensor,
+                    pred: fn(&BatchVectors) -> &Tensor,
+                    nll: fn(&BatchVectors) -> &Tensor,
+                    brier: fn(&BatchVectors) -> &Tensor|
+         -> Result<SideExamples> {
+            Ok(SideExamples {
+                confidence: cat(conf)?.to_vec1::<f32>()?,
+                prediction: cat(pred)?.to_vec1::<u32>()?,
+                nll: f64s(nll)?,
+                brier: f64s(brier)?,
+            })
+        };
+        let examples = Examples {
+            labels: labels.iter().map(|&l| l as u32).collect(),
+            teacher: side(|b| &b.t_conf, |b| &b.t_pred, |b| &b.t_nll, |b| &b.t_brier)?,
+            student: side(|b| &b.s_conf, |b| &b.s_pred, |b| &b.s_nll, |b| &b.s_brier)?,
+            kl: f64s(|b| &b.kl)?,
+            reverse_kl: f64s(|b| &b.reverse_kl)?,
+            js: f64s(|b| &b.js)?,
+        };
+        Evaluation::from_examples(examples, self.num_classes, &self.cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::path::PathBuf;
+
+    /// Expands a device-generic test `fn case(dev: &Device)` into one test per backend.
+    macro_rules! test_device {
+        ($fn_name:ident, $cpu:ident, $cuda:ident, $metal:ident) => {
+            #[test]
+            fn $cpu() {
+                $fn_name(&Device::Cpu)
+            }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn $cuda() {
+                $fn_name(&Device::new_cuda(0).expect("a CUDA device"))
+            }
+            #[cfg(feature = "metal")]
+            #[test]
+            fn $metal() {
+                $fn_name(&Device::new_metal(0).expect("a Metal device"))
+            }
+        };
+    }
+
+    fn fixtures() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    }
+
+    fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+        (a - b).abs() <= abs + rel * b.abs()
+    }
+
+    #[track_caller]
+    fn assert_close(what: &str, a: f64, b: f64, rel: f64, abs: f64) {
+        assert!(close(a, b, rel, abs), "{what}: {a} vs expected {b}");
+    }
+
+    /// Feeds `(n, C)` logits in uneven batches of `batch` rows.
+    fn accumulate(
+        t: &Tensor,
+        s: &Tensor,
+        labels: &Tensor,
+        cfg: &MetricsConfig,
+        batch: usize,
+    ) -> Result<Evaluation> {
+        let (n, c) = t.dims2()?;
+        let mut acc = Accumulator::new(c, cfg)?;
+        let mut start = 0;
+        while start < n {
+            let len = batch.min(n - start);
+            acc.update(
+                &t.narrow(0, start, len)?,
+                &s.narrow(0, start, len)?,
+                &labels.narrow(0, start, len)?,
+            )?;
+            start += len;
+        }
+        acc.finish()
+    }
+
+    fn p_value(what: &str, a: f64, e: f64) {
+        if e == 0.0 {
+            assert!(
+                a < 1e-300,
+                "{what}: expected an underflowed p-value, got {a}"
+            );
+        } else {
+            assert_close(what, a, e, 1e-3, 0.0);
+        }
+    }
+
+    fn conformance(dev: &Device) {
+        for case in ["binary", "multiclass", "ties", "saturated"] {
+            let dir = fixtures().join("score").join(case);
+            let read = |f: &str| {
+                Tensor::read_npy(dir.join(f))
+                    .unwrap()
+                    .to_device(dev)
+                    .unwrap()
+            };
+            let (t, s, labels) = (read("teacher.npy"), read("student.npy"), read("labels.npy"));
+            let args: Value =
+                serde_json::from_slice(&std::fs::read(dir.join("args.json")).unwrap()).unwrap();
+            let cfg = MetricsConfig {
+                temperature: args["temperature"].as_f64().unwrap(),
+                bins: args["bins"].as_u64().unwrap() as usize,
+                ..Default::default()
+            };
+            let e: Value =
+                serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+            let ev = accumulate(&t, &s, &labels, &cfg, 97).unwrap();
+            assert_eq!(ev.n_examples as u64, e["n_examples"].as_u64().unwrap());
+            assert_eq!(ev.num_classes as u64, e["num_classes"].as_u64().unwrap());
+            for (side, got) in [("teacher", &ev.teacher), ("student", &ev.student)] {
+                let x = &e[side];
+                let f = |k: &str| x[k].as_f64().unwrap();
+                let w = |k: &str| format!("{case}.{side}.{k}");
+                for (k, v) in [
+                    ("accuracy", got.accuracy),
+                    ("precision", got.precision),
+                    ("recall", got.recall),
+                    ("f1", got.f1),
+                    ("macro_precision", got.macro_precision),
+                    ("macro_recall", got.macro_recall),
+                    ("macro_f1", got.macro_f1),
+                    ("ece", got.ece),
+                ] {
+                    assert_close(&w(k), v, f(k), 0.0, 1e-6);
+                }
+                assert_close(&w("nll"), got.nll, f("nll"), 1e-6, 0.0);
+                assert_close(&w("brier"), got.brier, f("brier"), 1e-6, 0.0);
+                let bins = x["ece_bins"].as_array().unwrap();
+                assert_eq!(bins.len(), got.ece_bins.len());
+                for (i, (eb, gb)) in bins.iter().zip(&got.ece_bins).enumerate() {
+                    assert_eq!(gb.count, eb["count"].as_u64().unwrap(), "{case} bin {i}");
+                    match (eb["accuracy"].as_f64(), gb.accuracy) {
+                        (Some(a), Some(b)) => assert_close(&w("bin acc"), b, a, 0.0, 1e-6),
+                        (None, None) => {}
+                        other => panic!("{case} bin {i}: {other:?}"),
+                    }
+                    if let (Some(a), Some(b)) = (eb["confidence"].as_f64(), gb.confidence) {
+                        assert_close(&w("bin conf"), b, a, 0.0, 1e-6);
+                    }
+                }
+            }
+            let f = |k: &str| e[k].as_f64().unwrap();
+            assert_close(
+                "retention",
+                ev.accuracy_retention.unwrap(),
+                f("accuracy_retention"),
+                0.0,
+                1e-6,
+            );
+            assert_close("kl", ev.kl_divergence, f("kl_divergence"), 1e-5, 0.0);
+            assert_close("agreement", ev.agreement, f("agreement"), 0.0, 1e-12);
+            let r = &e["ranking"];
+            let rf = |k: &str| r[k].as_f64().unwrap();
+            assert_close(
+                &format!("{case} spearman"),
+                ev.ranking.spearman,
+                rf("spearman"),
+                0.0,
+                1e-5,
+            );
+            assert_close(
+                &format!("{case} kendall"),
+                ev.ranking.kendall,
+                rf("kendall"),
+                0.0,
+                1e-5,
+            );
+            p_value(
+                &format!("{case} spearman_p"),
+                ev.ranking.spearman_p,
+                rf("spearman_p"),
+            );
+            p_value(
+                &format!("{case} kendall_p"),
+                ev.ranking.kendall_p,
+                rf("kendall_p"),
+            );
+            let er = &e["errors"];
+            let count = |k: &str| er[k].as_u64().unwrap();
+            assert_eq!(ev.errors.both_correct, count("both_correct"), "{case}");
+            assert_eq!(ev.errors.both_wrong, count("both_wrong"), "{case}");
+            assert_eq!(
+                ev.errors.only_student_wrong,
+                count("only_student_wrong"),
+                "{case}"
+            );
+            assert_eq!(
+                ev.errors.only_teacher_wrong,
+                count("only_teacher_wrong"),
+                "{case}"
+            );
+            assert_eq!(
+                ev.verdict.to_string(),
+                e["verdict"].as_str().unwrap(),
+                "{case}"
+            );
+        }
+    }
+    test_device!(
+        conformance,
+        conformance_cpu,
+        conformance_cuda,
+        conformance_metal
+    );
+
+    fn edge_cases(dev: &Device) {
+        let all: Value = serde_json::from_slice(
+            &std::fs::read(fixtures().join("metrics").join("cases.json")).unwrap(),
+        )
+        .unwrap();
+        for c in all["cases"].as_array().unwrap() {
+            let name = c["name"].as_str().unwrap();
+            let mat = |k: &str| -> Tensor {
+                let rows: Vec<Vec<f32>> = serde_json::from_value(c[k].clone()).unwrap();
+                Tensor::new(rows, dev).unwrap()
+            };
+            let labels: Vec<i64> = serde_json::from_value(c["labels"].clone()).unwrap();
+            let labels = Tensor::new(labels, dev).unwrap();
+            let cfg = MetricsConfig {
+                temperature: c["temperature"].as_f64().unwrap(),
+                bins: c["bins"].as_u64().unwrap() as usize,
+                ..Default::default()
+            };
+            let ev = accumulate(&mat("teacher"), &mat("student"), &labels, &cfg, 33).unwrap();
+            let e = &c["expected"];
+            for (side, got) in [("teacher", &ev.teacher), ("student", &ev.student)] {
+                let x = &e[side];
+                let f = |k: &str| x[k].as_f64().unwrap();
+                let w = |k: &str| format!("{name}.{side}.{k}");
+                for (k, v) in [
+                    ("accuracy", got.accuracy),
+                    ("precision", got.precision),
+                    ("recall", got.recall),
+                    ("f1", got.f1),
+                    ("macro_precision", got.macro_precision),
+                    ("macro_recall", got.macro_recall),
+                    ("macro_f1", got.macro_f1),
+                    ("ece", got.ece),
+                    ("mce", got.mce),
+                ] {
+                    assert_close(&w(k), v, f(k), 0.0, 1e-6);
+                }
+                assert_close(&w("nll"), got.nll, f("nll"), 1e-6, 1e-12);
+                assert_close(&w("brier"), got.brier, f("brier"), 1e-6, 1e-12);
+                let counts: Vec<u64> = serde_json::from_value(x["bin_counts"].clone()).unwrap();
+                let got_counts: Vec<u64> = got.ece_bins.iter().map(|b| b.count).collect();
+                assert_eq!(got_counts, counts, "{name}.{side} bin counts");
+            }
+            let f = |k: &str| e[k].as_f64().unwrap();
+            assert_close(
+                &format!("{name} kl"),
+                ev.kl_divergence,
+                f("kl_divergence"),
+                1e-5,
+                1e-12,
+            );
+            assert_close(
+                "rkl",
+                ev.reverse_kl_divergence,
+                f("reverse_kl_divergence"),
+                1e-5,
+                1e-12,
+            );
+            assert_close(
+                &format!("{name} js"),
+                ev.js_divergence,
+                f("js_divergence"),
+                1e-5,
+                1e-12,
+            );
+            for q in ["p50", "p90", "p95", "p99", "max"] {
+                let exp = e["kl_percentiles"][q].as_f64().unwrap();
+                let got = match q {
+                    "p50" => ev.kl_percentiles.p50,
+                    "p90" => ev.kl_percentiles.p90,
+                    "p95" => ev.kl_percentiles.p95,
+                    "p99" => ev.kl_percentiles.p99,
+                    _ => ev.kl_percentiles.max,
+                };
+                assert_close(&format!("{name} kl {q}"), got, exp, 1e-5, 1e-12);
+            }
+            assert_close("agreement", ev.agreement, f("agreement"), 0.0, 1e-12);
+            for (k, got) in [
+                ("spearman", ev.ranking.spearman),
+                ("kendall", ev.ranking.kendall),
+            ] {
+                match e[k].as_f64() {
+                    Some(x) => assert_close(&format!("{name} {k}"), got, x, 0.0, 1e-5),
+                    None => assert!(got.is_nan(), "{name} {k}: expected undefined, got {got}"),
+                }
+            }
+            for (k, got) in [
+                ("spearman_p", ev.ranking.spearman_p),
+                ("kendall_p", ev.ranking.kendall_p),
+            ] {
+                match e[k].as_f64() {
+                    Some(x) => p_value(&format!("{name} {k}"), got, x),
+                    None => assert!(got.is_nan(), "{name} {k}: expected undefined, got {got}"),
+                }
+            }
+            let er = &e["errors"];
+            assert_eq!(
+                ev.errors.only_student_wrong,
+                er["only_student_wrong"].as_u64().unwrap()
+            );
+            assert_eq!(
+                ev.errors.only_teacher_wrong,
+                er["only_teacher_wrong"].as_u64().unwrap()
+            );
+            assert_eq!(ev.errors.both_correct, er["both_correct"].as_u64().unwrap());
+            let m = &e["mcnemar"];
+            assert_eq!(ev.mcnemar.exact, m["exact"].as_bool().unwrap(), "{name}");
+            assert_close(
+                &format!("{name} mcnemar"),
+                ev.mcnemar.statistic,
+                m["statistic"].as_f64().unwrap(),
+                1e-9,
+                1e-12,
+            );
+            p_value(
+                &format!("{name} mcnemar p"),
+                ev.mcnemar.p_value,
+                m["p_value"].as_f64().unwrap(),
+            );
+            if name == "constant_student" {
+                assert!(
+                    ev.warnings
+                        .iter()
+                        .any(|w| w.contains("student's confidences are all equal")),
+                    "{:?}",
+                    ev.warnings
+                );
+            }
+        }
+    }
+    test_device!(
+        edge_cases,
+        edge_cases_cpu,
+        edge_cases_cuda,
+        edge_cases_metal
+    );
+
+    fn errors(dev: &Device) {
+        let cfg = MetricsConfig::default();
+        let t = Tensor::new(&[[1f32, 2.], [3., 4.], [5., 6.]], dev).unwrap();
+        let bad = Tensor::new(&[[1f32, 2.], [3., 4.], [f32::NAN, 6.]], dev).unwrap();
+        let labels = Tensor::new(&[0u32, 1, 1], dev).unwrap();
+        // The row is global across batches: row 2 is the first row of the second batch.
+        match accumulate(&t, &bad, &labels, &cfg, 2) {
+            Err(Error::NonFinite {
+                side: Side::Student,
+                row: 2,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let inf = Tensor::new(&[[1f32, 2.], [f32::NEG_INFINITY, 4.], [5., 6.]], dev).unwrap();
+        match accumulate(&inf, &t, &labels, &cfg, 2) {
+            Err(Error::NonFinite {
+                side: Side::Teacher,
+                row: 1,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let out_of_range = Tensor::new(&[0i64, 2, 1], dev).unwrap();
+        match accumulate(&t, &t, &out_of_range, &cfg, 2) {
+            Err(Error::LabelOutOfRange {
+                row: 1,
+                label: 2,
+                num_classes: 2,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let negative = Tensor::new(&[0i64, 1, -1], dev).unwrap();
+        assert!(matches!(
+            accumulate(&t, &t, &negative, &cfg, 2),
+            Err(Error::LabelOutOfRange {
+                row: 2,
+                label: -1,
+                ..
+            })
+        ));
+        let mut acc = Accumulator::new(2, &cfg).unwrap();
+        let three = Tensor::new(&[[1f32, 2., 3.]], dev).unwrap();
+        assert!(matches!(
+            acc.update(&three, &three, &labels.narrow(0, 0, 1).unwrap()),
+            Err(Error::Shape { .. })
+        ));
+        let one_d = Tensor::new(&[1f32, 2.], dev).unwrap();
+        assert!(matches!(
+            acc.update(&one_d, &one_d, &labels),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(
+            acc.update(&t, &t, &labels.narrow(0, 0, 2).unwrap()),
+            Err(Error::Shape { .. })
+        ));
+        let float_labels = Tensor::new(&[0f32, 1., 1.], dev).unwrap();
+        assert!(matches!(
+            acc.update(&t, &t, &float_labels),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(acc.finish(), Err(Error::Empty)));
+        assert!(Accumulator::new(
+            2,
+            &MetricsConfig {
+                temperature: 0.0,
+                ..cfg.clone()
+            }
+        )
+        .is_err());
+        assert!(Accumulator::new(
+            2,
+            &MetricsConfig {
+                bins: 0,
+                ..cfg.clone()
+            }
+        )
+        .is_err());
+        assert!(Accumulator::new(0, &cfg).is_err());
+    }
+    test_device!(errors, errors_cpu, errors_cuda, errors_metal);
+
+    #[test]
+    fn half_precision_logits_are_accepted() {
+        let dev = Device::Cpu;
+        let t = Tensor::new(&[[1f32, 2.], [3., 1.]], &dev).unwrap();
+        let labels = Tensor::new(&[1u8, 0], &dev).unwrap();
+        let cfg = MetricsConfig::default();
+        let full = accumulate(&t, &t, &labels, &cfg, 8).unwrap();
+        let half = accumulate(
+            &t.to_dtype(DType::F16).unwrap(),
+            &t.to_dtype(DType::BF16).unwrap(),
+            &labels,
+            &cfg,
+            8,
+        )
+        .unwrap();
+        assert_eq!(full.teacher.accuracy, half.teacher.accuracy);
+        assert!(half.kl_divergence.abs() < 1e-12); // small integers are exact in f16 and bf16
+    }
+}

@@ -1,0 +1,190 @@
+//! Device-side probability arithmetic: temperature-scaled softmax confidences and predictions,
+//! log-probabilities, and the per-example divergences, losses and finiteness flags.
+//!
+//! Everything here takes and returns tensors on the caller's device; nothing is copied to the
+//! host.
+
+use candle::{DType, Device, Tensor, D};
+
+use crate::error::Result;
+
+/// Classes up to which the softmax denominator is summed left to right, column by column, so
+/// that confidences are bit-identical to PyTorch's float32 CPU softmax. Above it, candle's
+/// (vectorised) sum is used and exact ties between confidences are no longer guaranteed to
+/// match PyTorch's.
+pub const SEQUENTIAL_SUM_MAX_CLASSES: usize = 64;
+
+/// The dtype for divergences and losses: float64 where the device has it, float32 on Metal.
+pub fn precise_dtype(device: &Device) -> DType {
+    if device.is_metal() {
+        DType::F32
+    } else {
+        DType::F64
+    }
+}
+
+/// `logits / temperature` in `dtype`, as a true division (like PyTorch's `logits / T`, not a
+/// multiplication by `1 / T`, which rounds differently).
+pub fn scale(logits: &Tensor, temperature: f64, dtype: DType) -> Result<Tensor> {
+    let z = logits.to_dtype(dtype)?;
+    if temperature == 1.0 {
+        return Ok(z);
+    }
+    let t = Tensor::new(temperature, z.device())?.to_dtype(dtype)?;
+    Ok(z.broadcast_div(&t)?)
+}
+
+/// Confidence (largest probability, float32) and prediction (first index of the largest
+/// probability, u32) of each row of `(b, C)` logits at `temperature`.
+///
+/// Follows PyTorch's float32 softmax step by step (max, `exp(z - max)`, a left-to-right sum,
+/// one reciprocal, a product), because ties between confidences change rank correlations and
+/// the reference values are PyTorch's.
+pub fn confidence_and_prediction(logits: &Tensor, temperature: f64) -> Result<(Tensor, Tensor)> {
+    let z = scale(logits, temperature, DType::F32)?; // (b, C)
+    let (_, c) = z.dims2()?;
+    let m = z.max_keepdim(D::Minus1)?; // (b, 1)
+    let e = z.broadcast_sub(&m)?.exp()?; // (b, C)
+    let s = if c <= SEQUENTIAL_SUM_MAX_CLASSES {
+        let mut acc = e.narrow(1, 0, 1)?; // (b, 1)
+        for j in 1..c {
+            acc = (acc + e.narrow(1, j, 1)?)?;
+        }
+        acc
+    } else {
+        e.sum_keepdim(D::Minus1)?
+    };
+    let probs = e.broadcast_mul(&s.recip()?)?; // (b, C)
+    let confidence = probs.max(D::Minus1)?; // (b)
+    let prediction = probs.argmax(D::Minus1)?; // (b)
+    Ok((confidence, prediction))
+}
+
+/// Log-probabilities of `(b, C)` logits at `temperature`, in `dtype`.
+pub fn log_probs(logits: &Tensor, temperature: f64, dtype: DType) -> Result<Tensor> {
+    let z = scale(logits, temperature, dtype)?;
+    Ok(candle_nn::ops::log_softmax(&z, D::Minus1)?)
+}
+
+/// `KL(p || q)` per row from log-probabilities: `sum_c p_c (log p_c - log q_c)`.
+pub fn kl_per_example(log_p: &Tensor, log_q: &Tensor) -> Result<Tensor> {
+    Ok((log_p.exp()? * (log_p - log_q)?)?.sum(D::Minus1)?)
+}
+
+/// Jensen-Shannon divergence per row (natural log, at most ln 2) from log-probabilities.
+///
+/// `log m = logaddexp(log p, log q) - ln 2` stays finite where both probabilities underflow, so
+/// no `0 * log 0` term appears.
+pub fn js_per_example(log_p: &Tensor, log_q: &Tensor) -> Result<Tensor> {
+    let hi = log_p.maximum(log_q)?;
+    let lo = log_p.minimum(log_q)?;
+    let log_m = ((&hi + ((lo - &hi)?.exp()? + 1.0)?.log()?)? - std::f64::consts::LN_2)?;
+    let kl_pm = (log_p.exp()? * (log_p - &log_m)?)?.sum(D::Minus1)?;
+    let kl_qm = (log_q.exp()? * (log_q - &log_m)?)?.sum(D::Minus1)?;
+    Ok(((kl_pm + kl_qm)? * 0.5)?)
+}
+
+/// Negative log-likelihood of the true class per row; `labels` is `(b)` u32 in range.
+pub fn nll_per_example(log_p: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let picked = log_p.gather(&labels.unsqueeze(1)?, 1)?; // (b, 1)
+    Ok(picked.squeeze(1)?.neg()?)
+}
+
+/// Brier score per row, `sum_c (p_c - 1[c = label])^2 = sum p^2 - 2 p_label + 1`.
+pub fn brier_per_example(log_p: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let p = log_p.exp()?; // (b, C)
+    let sq = p.sqr()?.sum(D::Minus1)?; // (b)
+    let p_label = p.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?; // (b)
+    Ok(((sq - (p_label * 2.0)?)? + 1.0)?)
+}
+
+/// Per row, 0 when every logit is finite and NaN otherwise: `0 * x` is NaN exactly for NaN and
+/// the infinities, and cannot overflow the way a plain row sum can.
+pub fn finite_flags(logits: &Tensor, dtype: DType) -> Result<Tensor> {
+    Ok(logits.to_dtype(dtype)?.affine(0.0, 0.0)?.sum(D::Minus1)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(rows: &[&[f32]]) -> Tensor {
+        let c = rows[0].len();
+        let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        Tensor::from_vec(flat, (rows.len(), c), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn confidence_is_the_largest_probability_and_ties_take_the_first_index() {
+        let logits = t(&[&[0.0, 0.0], &[1.0, 3.0]]);
+        let (conf, pred) = confidence_and_prediction(&logits, 1.0).unwrap();
+        // softmax([0, 0]) = [1/2, 1/2]; softmax([1, 3]) max = 1 / (1 + e^-2) = 0.8808
+        let conf = conf.to_vec1::<f32>().unwrap();
+        assert_eq!(pred.to_vec1::<u32>().unwrap(), vec![0, 1]);
+        assert!((conf[0] - 0.5).abs() < 1e-7);
+        assert!((conf[1] - 0.8808).abs() < 1e-4);
+    }
+
+    #[test]
+    fn temperature_flattens_the_distribution() {
+        let logits = t(&[&[0.0, 2.0]]);
+        let (c1, _) = confidence_and_prediction(&logits, 1.0).unwrap();
+        let (c2, _) = confidence_and_prediction(&logits, 2.0).unwrap();
+        // 1 / (1 + e^-2) = 0.8808 at T = 1; 1 / (1 + e^-1) = 0.7311 at T = 2
+        assert!((c1.to_vec1::<f32>().unwrap()[0] - 0.8808).abs() < 1e-4);
+        assert!((c2.to_vec1::<f32>().unwrap()[0] - 0.7311).abs() < 1e-4);
+    }
+
+    #[test]
+    fn divergences_by_hand() {
+        let lt = log_probs(&t(&[&[0.0, 0.0]]), 1.0, DType::F64).unwrap();
+        let ls = log_probs(&t(&[&[0.0, 3.0f32.ln()]]), 1.0, DType::F64).unwrap();
+        // p = [1/2, 1/2], q = [1/4, 3/4]: KL(p||q) = 1/2 ln 2 + 1/2 ln(2/3) = 0.1438
+        let kl = kl_per_example(&lt, &ls).unwrap().to_vec1::<f64>().unwrap()[0];
+        assert!((kl - 0.1438).abs() < 1e-4, "{kl}");
+        // KL(q||p) = 1/4 ln(1/2) + 3/4 ln(3/2) = 0.1308
+        let rkl = kl_per_example(&ls, &lt).unwrap().to_vec1::<f64>().unwrap()[0];
+        assert!((rkl - 0.1308).abs() < 1e-4, "{rkl}");
+        // m = [3/8, 5/8]: JS = 1/2 (1/2 ln(4/3) + 1/2 ln(4/5)) + 1/2 (1/4 ln(2/3) + 3/4 ln(6/5)) = 0.0338
+        let js = js_per_example(&lt, &ls).unwrap().to_vec1::<f64>().unwrap()[0];
+        assert!((js - 0.0338).abs() < 1e-4, "{js}");
+        let labels = Tensor::new(&[1u32], &Device::Cpu).unwrap();
+        // -ln(3/4) = 0.2877
+        let nll = nll_per_example(&ls, &labels)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()[0];
+        assert!((nll - 0.2877).abs() < 1e-4);
+        // (1/4)^2 + (3/4 - 1)^2 = 1/8
+        let brier = brier_per_example(&ls, &labels)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()[0];
+        assert!((brier - 0.125).abs() < 1e-7); // float32 ln 3 in the logits
+    }
+
+    #[test]
+    fn js_stays_finite_when_probabilities_underflow() {
+        let lt = log_probs(&t(&[&[0.0, -2000.0, -3000.0]]), 1.0, DType::F64).unwrap();
+        let ls = log_probs(&t(&[&[-1000.0, 0.0, -3000.0]]), 1.0, DType::F64).unwrap();
+        let js = js_per_example(&lt, &ls).unwrap().to_vec1::<f64>().unwrap()[0];
+        assert!((js - std::f64::consts::LN_2).abs() < 1e-12, "{js}");
+    }
+
+    #[test]
+    fn finite_flags_catch_nan_and_infinities() {
+        let logits = t(&[
+            &[1.0, 2.0],
+            &[f32::NAN, 0.0],
+            &[f32::INFINITY, 0.0],
+            &[0.0, f32::NEG_INFINITY],
+            &[3.0e38, 3.0e38],
+        ]);
+        let f = finite_flags(&logits, DType::F64)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let finite: Vec<bool> = f.iter().map(|v| v.is_finite()).collect();
+        assert_eq!(finite, vec![true, false, false, false, true]);
+    }
+}
