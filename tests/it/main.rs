@@ -1,1 +1,4 @@
-//! End-to-end tests of the `distill-eval` binary.
+//! End-to-end tests of the `distill-eval` binary: one integration test binary (uv, ripgrep).
+
+mod common;
+mod score;

@@ -300,11 +300,15 @@ impl Evaluation {
             only_teacher_wrong: 0,
         };
         let mut agree = 0u64;
-        for i in 0..n {
-            let tp = examples.teacher.prediction[i];
-            let sp = examples.student.prediction[i];
+        for ((&tp, &sp), &label) in examples
+            .teacher
+            .prediction
+            .iter()
+            .zip(&examples.student.prediction)
+            .zip(labels)
+        {
             agree += u64::from(tp == sp);
-            match (tp == labels[i], sp == labels[i]) {
+            match (tp == label, sp == label) {
                 (true, true) => errors.both_correct += 1,
                 (false, false) => errors.both_wrong += 1,
                 (true, false) => errors.only_student_wrong += 1,

@@ -308,15 +308,156 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// Two inputs that must describe the same examples have different row counts.
+    #[error("{first} has {first_rows} rows but {second} has {second_rows}\nhint: both must describe the same examples, in the same order")]
+    RowCountMismatch {
+        /// The first input.
+        first: String,
+        /// Its rows.
+        first_rows: usize,
+        /// The second input.
+        second: String,
+        /// Its rows.
+        second_rows: usize,
+    },
+
+    /// Teacher and student logits have different numbers of classes.
+    #[error("the teacher's logits ({teacher}) have {teacher_classes} classes but the student's ({student}) have {student_classes}\nhint: both models must score the same classes, in the same order")]
+    ClassCountMismatch {
+        /// The teacher's input.
+        teacher: String,
+        /// Its classes.
+        teacher_classes: usize,
+        /// The student's input.
+        student: String,
+        /// Its classes.
+        student_classes: usize,
+    },
+
+    /// Logits that are not a matrix.
+    #[error("{source_name}: logits must have shape (examples, classes) but have shape {shape:?}\nhint: save a 2-D array, one row per example and one column per class")]
+    LogitsRank {
+        /// The input.
+        source_name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+
+    /// Nothing to evaluate.
+    #[error("{source_name} holds no examples\nhint: evaluate at least one example")]
+    NoExamples {
+        /// The input.
+        source_name: String,
+    },
+
+    /// A label id outside `0..num_classes`.
+    #[error("{source_name}: example {row}: label {label} is not a class id of a {num_classes}-class model\nhint: labels must be integers from 0 to {max}", max = .num_classes.saturating_sub(1))]
+    LabelOutOfRange {
+        /// The labels' input.
+        source_name: String,
+        /// 0-based example index.
+        row: usize,
+        /// The label.
+        label: i64,
+        /// Classes the models score.
+        num_classes: usize,
+    },
+
+    /// A label name the teacher does not know.
+    #[error("{source_name}: example {row}: the {field} {label:?} is not one of the teacher's labels ({})\nhint: use the teacher's label names or their ids (0 to {max}), or name another column with --label-field", list(.known), max = .known.len().saturating_sub(1))]
+    UnknownLabel {
+        /// The dataset.
+        source_name: String,
+        /// 0-based example index.
+        row: usize,
+        /// The label field.
+        field: String,
+        /// The label.
+        label: String,
+        /// The teacher's labels.
+        known: Vec<String>,
+    },
+
+    /// Teacher and student do not classify into the same classes.
+    #[error("the teacher {teacher} has labels [{}] but the student {student} has labels [{}]\nhint: both models must be trained on the same label set (the order may differ: labels are aligned by name)", list(.teacher_labels), list(.student_labels))]
+    LabelSetMismatch {
+        /// The teacher.
+        teacher: String,
+        /// Its labels, by id.
+        teacher_labels: Vec<String>,
+        /// The student.
+        student: String,
+        /// Its labels, by id.
+        student_labels: Vec<String>,
+    },
+
+    /// Logits with NaN or infinite values.
+    #[error("{source_name}: the {role}'s logits at row {row} are not finite (NaN or infinite)\nhint: check the model or the export for overflow; every logit must be a finite number")]
+    NonFinite {
+        /// The input holding the logits.
+        source_name: String,
+        /// `teacher` or `student`.
+        role: &'static str,
+        /// 0-based row.
+        row: usize,
+    },
+
+    /// A model failed to load or run (boxed: the model crate's errors are large).
+    #[error(transparent)]
+    Model(Box<distill_eval_model::Error>),
+
+    /// A statistic could not be computed.
+    #[error(transparent)]
+    Metrics(#[from] distill_eval_metrics::Error),
+
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle::Error),
+}
+
+impl From<distill_eval_model::Error> for Error {
+    fn from(e: distill_eval_model::Error) -> Self {
+        Error::Model(Box::new(e))
+    }
 }
 
 /// The runner's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// Names the input a metrics error is about: a non-finite row names the teacher's or the
+    /// student's file or model; everything else is passed through.
+    pub(crate) fn from_metrics(
+        e: distill_eval_metrics::Error,
+        origins: &crate::evaluate::Origins,
+    ) -> Self {
+        use distill_eval_metrics::{Error as M, Side};
+        match e {
+            M::NonFinite { side, row } => {
+                let (source_name, role) = match side {
+                    Side::Teacher => (origins.teacher.clone(), "teacher"),
+                    _ => (origins.student.clone(), "student"),
+                };
+                Error::NonFinite {
+                    source_name,
+                    role,
+                    row,
+                }
+            }
+            M::LabelOutOfRange {
+                row,
+                label,
+                num_classes,
+            } => Error::LabelOutOfRange {
+                source_name: origins.labels.clone(),
+                row,
+                label,
+                num_classes,
+            },
+            other => Error::Metrics(other),
+        }
+    }
+
     /// Maps an error from opening or reading an input file: a missing file gets its own variant.
     pub(crate) fn read(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();

@@ -180,6 +180,25 @@ pub fn write_logits(
     write_atomic(path, |out| out.write_all(&buffer))
 }
 
+/// The class names a logits file carries, if any: the `labels` metadata entry (a JSON array of
+/// strings) that `distill-eval logits` writes into safetensors files. Other formats carry none.
+pub fn read_logit_labels(spec: &str) -> Result<Option<Vec<String>>> {
+    let (path, _) = split_spec(spec);
+    if extension(path) != "safetensors" {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(Error::read(path))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|source| Error::Safetensors {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("labels"))
+        .and_then(|labels| serde_json::from_str::<Vec<String>>(labels).ok()))
+}
+
 /// Splits `FILE:NAME` for safetensors files; an existing file wins over the split, so paths
 /// that contain `:` still work.
 fn split_spec(spec: &str) -> (&Path, Option<&str>) {

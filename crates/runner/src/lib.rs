@@ -1,8 +1,16 @@
 //! Data loading, batching, one pass per model, feeding the metrics, and the report renderers.
 #![deny(missing_docs)]
 
+pub mod align;
+pub mod bench;
 pub mod data;
 mod error;
+pub mod evaluate;
 pub mod io;
+pub mod pass;
+pub mod render;
+pub mod report;
+pub mod run;
+pub mod score;
 
 pub use error::{Error, Result};

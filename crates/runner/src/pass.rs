@@ -1,0 +1,137 @@
+//! One pass of one model over the data: tokenize once, batch by token length (little padding),
+//! forward on the model's device, and restore the input order, all without copying logits to
+//! the host.
+
+use std::time::Instant;
+
+use candle::{DType, Tensor};
+use distill_eval_model::{Encoded, Model, TextInput};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::Row;
+use crate::error::{Error, Result};
+
+/// How a pass is run.
+#[derive(Debug, Clone, Copy)]
+pub struct PassOptions {
+    /// Examples per forward call.
+    pub batch_size: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for PassOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 64,
+            progress: false,
+        }
+    }
+}
+
+/// The logits of one pass.
+#[derive(Debug)]
+pub struct PassOutput {
+    /// `(n, num_labels)` float32 logits in the input order and the model's own label order, on
+    /// the model's device.
+    pub logits: Tensor,
+    /// Wall-clock seconds of the pass, tokenization included.
+    pub seconds: f64,
+}
+
+impl PassOutput {
+    /// Examples per second.
+    pub fn examples_per_second(&self) -> f64 {
+        let n = self.logits.dims().first().copied().unwrap_or(0);
+        n as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Runs `model` once over `rows`; `role` names the model on the progress bar.
+#[tracing::instrument(skip_all, fields(model = %model.info.id))]
+pub fn run_model(
+    model: &Model,
+    rows: &[Row],
+    role: &str,
+    opts: &PassOptions,
+) -> Result<PassOutput> {
+    if rows.is_empty() {
+        return Err(Error::NoExamples {
+            source_name: model.info.id.clone(),
+        });
+    }
+    let start = Instant::now();
+    let inputs: Vec<TextInput<'_>> = rows
+        .iter()
+        .map(|r| TextInput {
+            text: &r.text,
+            pair: r.pair.as_deref(),
+        })
+        .collect();
+    let encoded = model.encode(&inputs)?;
+    let order = length_order(&encoded);
+    let bar = progress_bar(rows.len(), role, &model.info.id, opts.progress);
+    let batch_size = opts.batch_size.max(1);
+    let mut chunks = Vec::with_capacity(order.len().div_ceil(batch_size));
+    for idx in order.chunks(batch_size) {
+        let items: Vec<&Encoded> = idx.iter().map(|&i| &encoded[i]).collect();
+        let batch = model.batch(&items)?;
+        let logits = model.forward(&batch)?.to_dtype(DType::F32)?; // (b, C)
+        chunks.push(logits);
+        bar.inc(idx.len() as u64);
+    }
+    let sorted = Tensor::cat(&chunks, 0)?; // (n, C) in length order
+                                           // Row `order[j]` of the input is row `j` of `sorted`: gather with the inverse permutation.
+    let mut inverse = vec![0u32; order.len()];
+    for (j, &i) in order.iter().enumerate() {
+        inverse[i] = j as u32;
+    }
+    let inverse = Tensor::from_vec(inverse, order.len(), sorted.device())?;
+    let logits = sorted.index_select(&inverse, 0)?; // (n, C) in input order
+    model.device().synchronize()?;
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    tracing::info!(
+        model = %model.info.id,
+        seconds,
+        examples_per_second = rows.len() as f64 / seconds.max(1e-9),
+        "pass finished"
+    );
+    Ok(PassOutput { logits, seconds })
+}
+
+/// Indices of `encoded` sorted by token count (stable, so equal lengths keep input order).
+fn length_order(encoded: &[Encoded]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| encoded[i].ids.len());
+    order
+}
+
+fn progress_bar(len: usize, role: &str, id: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{prefix:>8} {bar:30} {pos}/{len} examples · {per_sec} · eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(len as u64)
+        .with_style(style)
+        .with_prefix(role.to_owned())
+        .with_message(id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_order_is_stable() {
+        let enc = |n: usize| Encoded {
+            ids: vec![0; n],
+            type_ids: vec![0; n],
+        };
+        let encoded = vec![enc(5), enc(2), enc(5), enc(1)];
+        assert_eq!(length_order(&encoded), vec![3, 1, 0, 2]);
+    }
+}

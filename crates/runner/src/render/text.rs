@@ -1,0 +1,402 @@
+//! The terminal report, in the six sections of the evaluation: accuracy, distribution
+//! similarity, ranking, calibration, error analysis and the overall assessment.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Effects, Style};
+use distill_eval_metrics::Verdict;
+
+use super::figures;
+use super::fmt::{f4, int, opt_pct, params, pct, pval, rate};
+use super::interpret;
+use super::table::{Align, Table};
+use crate::report::{ModelRun, Report};
+
+/// How the terminal report is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct TextOptions {
+    /// Use ANSI colours and bold.
+    pub color: bool,
+    /// Per-class tables and confusion matrices are printed up to this many classes.
+    pub max_classes: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        Self {
+            color: false,
+            max_classes: 20,
+        }
+    }
+}
+
+const RULE: &str = "============================================================";
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: Style, s: &str) -> String {
+        if self.color {
+            format!("{}{s}{}", style.render(), style.render_reset())
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn heading(&self, s: &str) -> String {
+        self.paint(Style::new().effects(Effects::BOLD), s)
+    }
+
+    fn verdict(&self, v: Verdict) -> String {
+        let color = match v {
+            Verdict::Excellent => AnsiColor::Green,
+            Verdict::Good => AnsiColor::Cyan,
+            Verdict::Acceptable => AnsiColor::Yellow,
+            _ => AnsiColor::Red,
+        };
+        self.paint(
+            Style::new()
+                .fg_color(Some(color.into()))
+                .effects(Effects::BOLD),
+            &v.to_string(),
+        )
+    }
+
+    fn warn(&self, s: &str) -> String {
+        self.paint(Style::new().fg_color(Some(AnsiColor::Yellow.into())), s)
+    }
+}
+
+/// Writes the terminal report.
+pub fn render(report: &Report, out: &mut dyn Write, opts: &TextOptions) -> io::Result<()> {
+    let p = Painter { color: opts.color };
+    let e = &report.evaluation;
+    let n = e.n_examples as u64;
+
+    writeln!(out, "{RULE}")?;
+    writeln!(
+        out,
+        "{}",
+        p.heading("STUDENT vs. TEACHER EVALUATION REPORT")
+    )?;
+    writeln!(out, "{RULE}")?;
+    write_header(report, out)?;
+
+    // 1. Accuracy
+    writeln!(out, "\n{}", p.heading("1. ACCURACY"))?;
+    let mut t = Table::new(
+        &["", "Teacher", "Student"],
+        &[Align::Left, Align::Right, Align::Right],
+    );
+    for (name, get) in figures::ACCURACY {
+        t.row(vec![name.into(), f4(get(&e.teacher)), f4(get(&e.student))]);
+    }
+    out.write_all(t.text("   ").as_bytes())?;
+    writeln!(
+        out,
+        "   Retention: {} of the teacher's accuracy, {} of its weighted F1",
+        opt_pct(e.accuracy_retention),
+        opt_pct(e.f1_retention)
+    )?;
+    if e.num_classes <= opts.max_classes {
+        writeln!(out, "\n   Per class (precision / recall / F1):")?;
+        let mut t = Table::new(
+            &["class", "support", "teacher", "student"],
+            &[Align::Left, Align::Right, Align::Right, Align::Right],
+        );
+        for (tc, sc) in e.teacher.per_class.iter().zip(&e.student.per_class) {
+            t.row(vec![
+                report.class_name(tc.class),
+                int(tc.support),
+                format!("{:.3} / {:.3} / {:.3}", tc.precision, tc.recall, tc.f1),
+                format!("{:.3} / {:.3} / {:.3}", sc.precision, sc.recall, sc.f1),
+            ]);
+        }
+        out.write_all(t.text("   ").as_bytes())?;
+        writeln!(
+            out,
+            "\n   Confusion matrices (rows: true class, columns: predicted):"
+        )?;
+        for (who, side) in [("teacher", &e.teacher), ("student", &e.student)] {
+            let names: Vec<String> = (0..e.num_classes).map(|c| report.class_name(c)).collect();
+            let mut header: Vec<&str> = vec![who];
+            header.extend(names.iter().map(String::as_str));
+            let mut align = vec![Align::Left];
+            align.extend(std::iter::repeat_n(Align::Right, e.num_classes));
+            let mut t = Table::new(&header, &align);
+            for (c, row) in side.confusion_matrix.iter().enumerate() {
+                let mut cells = vec![names[c].clone()];
+                cells.extend(row.iter().map(|&v| int(v)));
+                t.row(cells);
+            }
+            out.write_all(t.text("   ").as_bytes())?;
+        }
+    } else {
+        writeln!(
+            out,
+            "   ({} classes: see the JSON or HTML report for the per-class table)",
+            e.num_classes
+        )?;
+    }
+
+    // 2. KL divergence
+    writeln!(
+        out,
+        "\n{}",
+        p.heading("2. KL DIVERGENCE (distribution similarity)")
+    )?;
+    let mut t = Table::new(&["", "value"], &[Align::Left, Align::Right]);
+    t.row(vec!["KL(teacher || student)".into(), f4(e.kl_divergence)]);
+    t.row(vec![
+        "KL(student || teacher)".into(),
+        f4(e.reverse_kl_divergence),
+    ]);
+    t.row(vec!["Jensen-Shannon".into(), f4(e.js_divergence)]);
+    t.row(vec!["Top-1 agreement".into(), pct(e.agreement)]);
+    out.write_all(t.text("   ").as_bytes())?;
+    let q = &e.kl_percentiles;
+    writeln!(
+        out,
+        "   Per-example KL: p50 {}  p90 {}  p95 {}  p99 {}  max {}",
+        f4(q.p50),
+        f4(q.p90),
+        f4(q.p95),
+        f4(q.p99),
+        f4(q.max)
+    )?;
+    writeln!(
+        out,
+        "   Reading: {} (T = {})",
+        interpret::kl(e.kl_divergence),
+        e.temperature
+    )?;
+
+    // 3. Ranking
+    writeln!(
+        out,
+        "\n{}",
+        p.heading("3. RANKING CORRELATION (student vs. teacher confidence)")
+    )?;
+    let r = &e.ranking;
+    writeln!(
+        out,
+        "   Spearman  {:>7}  (p = {})",
+        f4(r.spearman),
+        pval(r.spearman_p)
+    )?;
+    writeln!(
+        out,
+        "   Kendall   {:>7}  (p = {})",
+        f4(r.kendall),
+        pval(r.kendall_p)
+    )?;
+    writeln!(out, "   Reading: {}", interpret::ranking(r.spearman))?;
+
+    // 4. Calibration
+    writeln!(
+        out,
+        "\n{}",
+        p.heading(&format!("4. CALIBRATION ({} equal-width bins)", e.bins))
+    )?;
+    let mut t = Table::new(
+        &["", "Teacher", "Student"],
+        &[Align::Left, Align::Right, Align::Right],
+    );
+    for (name, get) in figures::CALIBRATION {
+        t.row(vec![name.into(), f4(get(&e.teacher)), f4(get(&e.student))]);
+    }
+    out.write_all(t.text("   ").as_bytes())?;
+    writeln!(
+        out,
+        "   Reading: teacher {}; student {}",
+        interpret::ece(e.teacher.ece),
+        interpret::ece(e.student.ece)
+    )?;
+    writeln!(
+        out,
+        "\n   Reliability (count, accuracy, mean confidence per bin):"
+    )?;
+    let mut t = Table::new(
+        &[
+            "bin",
+            "teacher n",
+            "acc",
+            "conf",
+            "student n",
+            "acc",
+            "conf",
+        ],
+        &[
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+        ],
+    );
+    let opt = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), f4);
+    for (tb, sb) in e.teacher.ece_bins.iter().zip(&e.student.ece_bins) {
+        let close = if tb.upper >= 1.0 { "]" } else { ")" };
+        t.row(vec![
+            format!("[{:.2}, {:.2}{close}", tb.lower, tb.upper),
+            int(tb.count),
+            opt(tb.accuracy),
+            opt(tb.confidence),
+            int(sb.count),
+            opt(sb.accuracy),
+            opt(sb.confidence),
+        ]);
+    }
+    out.write_all(t.text("   ").as_bytes())?;
+
+    // 5. Error analysis
+    writeln!(out, "\n{}", p.heading("5. ERROR ANALYSIS"))?;
+    let er = &e.errors;
+    let share = |c: u64| {
+        if n == 0 {
+            "n/a".to_owned()
+        } else {
+            pct(c as f64 / n as f64)
+        }
+    };
+    let mut t = Table::new(
+        &["", "examples", "share"],
+        &[Align::Left, Align::Right, Align::Right],
+    );
+    for (name, c) in [
+        ("Both correct", er.both_correct),
+        ("Both wrong", er.both_wrong),
+        ("Only student wrong", er.only_student_wrong),
+        ("Only teacher wrong", er.only_teacher_wrong),
+    ] {
+        t.row(vec![name.into(), int(c), share(c)]);
+    }
+    out.write_all(t.text("   ").as_bytes())?;
+    let m = &e.mcnemar;
+    writeln!(
+        out,
+        "   McNemar: statistic {}, p = {} ({})",
+        f4(m.statistic),
+        pval(m.p_value),
+        if m.exact { "exact" } else { "chi-square" }
+    )?;
+    writeln!(
+        out,
+        "   Reading: {}",
+        interpret::mcnemar(m, er.only_student_wrong, er.only_teacher_wrong)
+    )?;
+    for w in &e.warnings {
+        writeln!(out, "   {}", p.warn(&format!("WARNING: {w}")))?;
+    }
+
+    // 6. Overall
+    writeln!(out, "\n{RULE}")?;
+    writeln!(out, "{}", p.heading("6. OVERALL ASSESSMENT"))?;
+    writeln!(out, "{RULE}")?;
+    writeln!(
+        out,
+        "STATUS: {} - {}",
+        p.verdict(e.verdict),
+        e.verdict.headline()
+    )?;
+    writeln!(out, "RECOMMENDATION: {}", e.recommendation)?;
+    let th = &report.thresholds;
+    writeln!(
+        out,
+        "(EXCELLENT: retention > {} and KL < {}; GOOD: retention > {} and KL < {}; \
+         ACCEPTABLE: retention > {})",
+        th.excellent_retention,
+        th.excellent_kl,
+        th.good_retention,
+        th.good_kl,
+        th.acceptable_retention
+    )?;
+    Ok(())
+}
+
+fn write_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let e = &report.evaluation;
+    if let (Some(t), Some(s)) = (&report.teacher_model, &report.student_model) {
+        write_model(out, "Teacher", t, None)?;
+        write_model(out, "Student", s, Some(t))?;
+    } else if let Some(t) = &report.teacher_model {
+        write_model(out, "Teacher", t, None)?;
+    }
+    if let Some(inputs) = &report.inputs {
+        if report.teacher_model.is_none() {
+            writeln!(out, " Teacher  {} (logits)", inputs.teacher_logits)?;
+        }
+        if report.student_model.is_none() {
+            writeln!(out, " Student  {} (logits)", inputs.student_logits)?;
+        }
+        if let Some(labels) = &inputs.labels {
+            writeln!(out, " Labels   {labels}")?;
+        }
+    }
+    if let Some(d) = &report.dataset {
+        let mut source = d.source.clone();
+        if let Some(subset) = &d.subset {
+            source.push_str(&format!(" ({subset})"));
+        }
+        if let Some(split) = &d.split {
+            source.push_str(&format!(" [{split}]"));
+        }
+        writeln!(out, " Data     {source}")?;
+    }
+    let classes = if e.num_classes <= 8 {
+        format!(
+            " ({})",
+            (0..e.num_classes)
+                .map(|c| report.class_name(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        " {} examples, {} classes{classes}, temperature {}",
+        int(e.n_examples as u64),
+        e.num_classes,
+        e.temperature
+    )?;
+    Ok(())
+}
+
+fn write_model(
+    out: &mut dyn Write,
+    role: &str,
+    run: &ModelRun,
+    teacher: Option<&ModelRun>,
+) -> io::Result<()> {
+    let i = &run.info;
+    let rev = i
+        .revision
+        .as_deref()
+        .map(|r| format!("@{}", &r[..r.len().min(10)]))
+        .unwrap_or_default();
+    let mut line = format!(
+        " {role:<8} {}{rev}  {} · {} params · {} · {} {}",
+        i.id,
+        i.architecture,
+        params(i.parameters),
+        rate(run.examples_per_second),
+        i.device,
+        i.dtype
+    );
+    if let Some(t) = teacher {
+        let size = i.parameters as f64 / t.info.parameters.max(1) as f64;
+        let speed = run.examples_per_second / t.examples_per_second;
+        line.push_str(&format!(
+            "\n          {} of the teacher's size, {:.1}x its speed",
+            pct(size),
+            speed
+        ));
+    }
+    writeln!(out, "{line}")
+}
