@@ -7,10 +7,16 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use distill_eval_metrics::{MetricsConfig, Thresholds};
-use distill_eval_model::DeviceSpec;
+use distill_eval_model::{DTypeSpec, DeviceSpec, HubOptions, LoadOptions, ModelSource};
+use distill_eval_runner::bench::{bench, BenchOptions};
+use distill_eval_runner::data::DataOptions;
 use distill_eval_runner::io::write_atomic;
+use distill_eval_runner::pass::PassOptions;
 use distill_eval_runner::render::{self, ColorChoice};
 use distill_eval_runner::report::Report;
+use distill_eval_runner::run::{
+    self as runs, DataSpec, LogitsOptions, ReportOptions, TeacherSource,
+};
 use distill_eval_runner::score::{score, ScoreOptions};
 
 /// How much did the distilled student lose against its teacher, and is it ready for production?
@@ -32,8 +38,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a teacher and a student over labelled data and report how much the student lost
+    /// (with no arguments: the bundled demo pair on the bundled data).
+    Report(ReportArgs),
     /// Score saved logits (.npy, .safetensors or JSONL) against labels.
     Score(ScoreArgs),
+    /// Write one model's logits over the data (.npy or .safetensors), in input order.
+    Logits(LogitsArgs),
+    /// Measure a model's forward-pass throughput on its device, by batch size.
+    Bench(BenchArgs),
 }
 
 /// Temperature, calibration bins and verdict thresholds.
@@ -106,6 +119,162 @@ struct DeviceArgs {
     device: DeviceSpec,
 }
 
+/// How checkpoints are loaded and run.
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// Weights and activations: auto (f32 on CPU, bf16 where supported), f32, f16 or bf16.
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(DTypeSpec))]
+    dtype: DTypeSpec,
+    /// Examples per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Truncate inputs to at most this many tokens (default: what each model accepts).
+    #[arg(long)]
+    max_length: Option<usize>,
+    /// Never use the network: hub models and datasets must be in the cache (also HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    offline: bool,
+    /// Hub cache folder (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    fn hub(&self, progress: bool) -> HubOptions {
+        HubOptions {
+            offline: self.offline,
+            cache_dir: self.cache_dir.clone(),
+            progress,
+        }
+    }
+
+    fn load(&self, progress: bool) -> LoadOptions {
+        LoadOptions {
+            dtype: self.dtype,
+            hub: self.hub(progress),
+            max_length: self.max_length,
+        }
+    }
+
+    fn pass(&self, progress: bool) -> PassOptions {
+        PassOptions {
+            batch_size: self.batch_size.max(1),
+            progress,
+        }
+    }
+}
+
+/// The labelled data.
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// Labelled data: a .jsonl, .csv, .tsv or .parquet file, or hf://datasets/ORG/NAME[@REV].
+    #[arg(long, value_name = "D")]
+    data: Option<String>,
+    /// Hub dataset subset (configuration).
+    #[arg(long)]
+    subset: Option<String>,
+    /// Hub dataset split.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Column with the text (default: detected: text, sentence, content, review...).
+    #[arg(long)]
+    text_field: Option<String>,
+    /// Column with the second text of a pair (default: detected: sentence2, hypothesis...).
+    #[arg(long)]
+    text_pair_field: Option<String>,
+    /// Column with the label, a name or an id of the teacher (default: detected: label, labels...).
+    #[arg(long)]
+    label_field: Option<String>,
+    /// Evaluate only the first N rows.
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+impl DataArgs {
+    fn spec(&self, source: String) -> DataSpec {
+        DataSpec {
+            source,
+            subset: self.subset.clone(),
+            split: Some(self.split.clone()),
+            options: DataOptions {
+                text_field: self.text_field.clone(),
+                text_pair_field: self.text_pair_field.clone(),
+                label_field: self.label_field.clone(),
+                limit: self.limit,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Teacher: a local folder or a hub repo id, optionally pinned as ORG/NAME@REVISION.
+    #[arg(long, value_name = "M", conflicts_with = "teacher_logits")]
+    teacher: Option<String>,
+    /// Teacher logits saved by `distill-eval logits` (or any framework), instead of --teacher.
+    #[arg(long, value_name = "FILE")]
+    teacher_logits: Option<String>,
+    /// Class names of the --teacher-logits columns, comma-separated (default: the names a
+    /// safetensors file from `distill-eval logits` carries, else the student's label order).
+    #[arg(long, value_delimiter = ',', requires = "teacher_logits")]
+    teacher_labels: Option<Vec<String>>,
+    /// Student: a local folder or a hub repo id[@revision].
+    #[arg(long, value_name = "M")]
+    student: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    metrics: MetricArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+struct LogitsArgs {
+    /// The model: a local folder or a hub repo id[@revision].
+    #[arg(long, value_name = "M")]
+    model: String,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Output file: .npy (float32) or .safetensors (with the class names as metadata).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// The model: a local folder or a hub repo id[@revision] (default: the bundled teacher).
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// Batch sizes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32, 128])]
+    batch_sizes: Vec<usize>,
+    /// Tokens per example (capped at what the model accepts).
+    #[arg(long, default_value_t = 128)]
+    seq_len: usize,
+    /// Untimed passes before each measurement.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed passes per batch size.
+    #[arg(long, default_value_t = 10)]
+    iters: usize,
+    /// Write the figures as JSON to this file ("-" for stdout).
+    #[arg(long, value_name = "OUT")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
 #[derive(Debug, Args)]
 struct ScoreArgs {
     /// Teacher logits, shape (n, C): .npy, .safetensors (FILE or FILE:tensor) or JSONL.
@@ -130,8 +299,158 @@ pub(crate) fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     match &cli.command {
+        Command::Report(args) => run_report(&cli, args),
         Command::Score(args) => run_score(&cli, args),
+        Command::Logits(args) => run_logits(&cli, args),
+        Command::Bench(args) => run_bench(&cli, args),
     }
+}
+
+/// The bundled demo: `models/` in the current directory, else the one in the source tree.
+fn bundled(rel: &str) -> String {
+    let local = std::path::Path::new("models").join(rel);
+    if local.exists() {
+        return local.display().to_string();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn model_source(spec: &str) -> Result<ModelSource> {
+    Ok(spec.parse::<ModelSource>()?)
+}
+
+/// Progress bars go to stderr when it is a terminal, unless --quiet or JSON goes to stdout.
+fn show_progress(cli: &Cli, json_stdout: bool) -> bool {
+    !cli.quiet && !json_stdout && std::io::stderr().is_terminal()
+}
+
+fn json_to_stdout(output: &OutputArgs) -> bool {
+    output.json.as_deref().is_some_and(is_stdout)
+        || output.markdown.as_deref().is_some_and(is_stdout)
+}
+
+fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
+    let metrics = args.metrics.config()?;
+    let demo = args.teacher.is_none()
+        && args.teacher_logits.is_none()
+        && args.student.is_none()
+        && args.data.data.is_none();
+    let (teacher, student, data) = if demo {
+        (
+            TeacherSource::Model(model_source(&bundled("teacher_bert"))?),
+            model_source(&bundled("distilbert"))?,
+            bundled("data/test.jsonl"),
+        )
+    } else {
+        let teacher = match (&args.teacher, &args.teacher_logits) {
+            (Some(m), None) => TeacherSource::Model(model_source(m)?),
+            (None, Some(f)) => TeacherSource::Logits {
+                spec: f.clone(),
+                labels: args.teacher_labels.clone(),
+            },
+            _ => anyhow::bail!(
+                "no teacher given\nhint: pass --teacher MODEL or --teacher-logits FILE \
+                 (or no arguments at all for the bundled demo)"
+            ),
+        };
+        let student = args
+            .student
+            .as_deref()
+            .context("no student given\nhint: pass --student MODEL (a folder or a hub repo id)")?;
+        let data = args.data.data.clone().context(
+            "no data given\nhint: pass --data FILE (.jsonl, .csv, .tsv, .parquet) or \
+             hf://datasets/ORG/NAME",
+        )?;
+        (teacher, model_source(student)?, data)
+    };
+    let progress = show_progress(cli, json_to_stdout(&args.output));
+    let device = args.device.device.resolve()?;
+    let report = runs::report(
+        &ReportOptions {
+            teacher,
+            student,
+            data: args.data.spec(data),
+            load: args.load.load(progress),
+            pass: args.load.pass(progress),
+            metrics,
+        },
+        &device,
+    )?;
+    emit(cli, &args.output, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_logits(cli: &Cli, args: &LogitsArgs) -> Result<ExitCode> {
+    let data = args
+        .data
+        .data
+        .clone()
+        .context("no data given\nhint: pass --data FILE or hf://datasets/ORG/NAME")?;
+    let progress = show_progress(cli, false);
+    let device = args.device.device.resolve()?;
+    let run = runs::logits(
+        &LogitsOptions {
+            model: model_source(&args.model)?,
+            data: args.data.spec(data),
+            out: args.out.clone(),
+            load: args.load.load(progress),
+            pass: args.load.pass(progress),
+        },
+        &device,
+    )?;
+    if !cli.quiet {
+        let run = &run;
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "wrote {}: {} columns in the model's label order ({}), {:.1} examples/s",
+            args.out.display(),
+            run.labels.len(),
+            run.labels.join(", "),
+            run.run.examples_per_second
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_bench(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(|| bundled("teacher_bert"));
+    let device = args.device.device.resolve()?;
+    let report = bench(
+        &BenchOptions {
+            model: model_source(&model)?,
+            load: args.load.load(show_progress(cli, false)),
+            batch_sizes: args.batch_sizes.clone(),
+            seq_len: args.seq_len,
+            warmup: args.warmup,
+            iters: args.iters,
+        },
+        &device,
+    )?;
+    let json_stdout = args.json.as_deref().is_some_and(is_stdout);
+    if let Some(path) = &args.json {
+        let write = |w: &mut dyn Write| -> std::io::Result<()> {
+            serde_json::to_writer_pretty(&mut *w, &report)?;
+            writeln!(w)
+        };
+        if json_stdout {
+            write(&mut std::io::stdout().lock())?;
+        } else {
+            write_atomic(path, write)
+                .with_context(|| format!("cannot write the benchmark to {}", path.display()))?;
+        }
+    }
+    if !json_stdout {
+        render::bench::render(&report, &mut std::io::stdout().lock())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

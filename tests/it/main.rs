@@ -1,4 +1,5 @@
 //! End-to-end tests of the `distill-eval` binary: one integration test binary (uv, ripgrep).
 
 mod common;
+mod report;
 mod score;

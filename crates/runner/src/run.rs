@@ -61,7 +61,13 @@ pub enum TeacherSource {
     /// Run this checkpoint.
     Model(ModelSource),
     /// Read logits saved earlier (e.g. by `distill-eval logits`), in the data's row order.
-    Logits(String),
+    Logits {
+        /// The file (`FILE` or `FILE:tensor` for safetensors).
+        spec: String,
+        /// The class names of the columns; when `None`, the names the file carries
+        /// (safetensors written by `distill-eval logits`), else the student's order.
+        labels: Option<Vec<String>>,
+    },
 }
 
 /// Everything `report` needs.
@@ -172,9 +178,12 @@ pub fn teacher_side(
                 file: None,
             })
         }
-        TeacherSource::Logits(spec) => {
+        TeacherSource::Logits { spec, labels } => {
             let logits = read_logits(spec, device)?;
-            let labels = crate::io::read_logit_labels(spec)?.unwrap_or_else(fallback_labels);
+            let labels = match labels {
+                Some(names) => names.clone(),
+                None => crate::io::read_logit_labels(spec)?.unwrap_or_else(fallback_labels),
+            };
             Ok(TeacherSide {
                 logits,
                 labels,
@@ -260,7 +269,7 @@ pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
             )?;
             (t, s)
         }
-        TeacherSource::Logits(_) => {
+        TeacherSource::Logits { .. } => {
             let s = model_logits(
                 &opts.student,
                 "student",
@@ -298,7 +307,7 @@ pub struct LogitsOptions {
 
 /// `distill-eval logits`: one model's logits over the data, in input order, written atomically.
 /// Safetensors files carry the class names and model id as metadata.
-pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<ModelRun> {
+pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<ModelLogits> {
     let data = open_dataset(&opts.data, &opts.load.hub)?;
     let m = model_logits(&opts.model, "model", &data, device, &opts.load, &opts.pass)?;
     let mut metadata = HashMap::new();
@@ -312,5 +321,5 @@ pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<ModelRun> {
     }
     metadata.insert("data".to_owned(), data.source.clone());
     write_logits(&opts.out, &m.logits, &metadata)?;
-    Ok(m.run)
+    Ok(m)
 }

@@ -1,6 +1,7 @@
 //! Renderers: each formats a [`Report`](crate::report::Report) onto a `&mut dyn io::Write` and
 //! never recomputes a statistic.
 
+pub mod bench;
 pub(crate) mod figures;
 pub(crate) mod fmt;
 pub(crate) mod interpret;
