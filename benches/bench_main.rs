@@ -1,2 +1,13 @@
-//! Criterion benchmarks.
-fn main() {}
+//! Criterion benchmarks: the metrics accumulator and one model pass (`cargo bench`).
+
+#[cfg(feature = "accelerate")]
+extern crate accelerate_src;
+#[cfg(feature = "mkl")]
+extern crate intel_mkl_src;
+
+mod benchmarks;
+
+criterion::criterion_main!(
+    benchmarks::metrics::benches,
+    benchmarks::forward::benches
+);
