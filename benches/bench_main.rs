@@ -7,7 +7,4 @@ extern crate intel_mkl_src;
 
 mod benchmarks;
 
-criterion::criterion_main!(
-    benchmarks::metrics::benches,
-    benchmarks::forward::benches
-);
+criterion::criterion_main!(benchmarks::metrics::benches, benchmarks::forward::benches);

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use distill_eval_metrics::{MetricsConfig, Thresholds};
+use distill_eval_metrics::{MetricsConfig, Thresholds, Verdict};
 use distill_eval_model::{DTypeSpec, DeviceSpec, HubOptions, LoadOptions, ModelSource};
 use distill_eval_runner::bench::{bench, BenchOptions};
+use distill_eval_runner::compare::{compare, expand_students, CompareOptions, Comparison};
 use distill_eval_runner::data::DataOptions;
+use distill_eval_runner::gate::{GateResult, Gates};
 use distill_eval_runner::io::write_atomic;
 use distill_eval_runner::pass::PassOptions;
 use distill_eval_runner::render::{self, ColorChoice};
@@ -18,6 +20,7 @@ use distill_eval_runner::run::{
     self as runs, DataSpec, LogitsOptions, ReportOptions, TeacherSource,
 };
 use distill_eval_runner::score::{score, ScoreOptions};
+use distill_eval_runner::track::{track, Track, TrackOptions};
 
 /// How much did the distilled student lose against its teacher, and is it ready for production?
 #[derive(Debug, Parser)]
@@ -43,6 +46,11 @@ enum Command {
     Report(ReportArgs),
     /// Score saved logits (.npy, .safetensors or JSONL) against labels.
     Score(ScoreArgs),
+    /// Compare several students against one teacher pass, with the Pareto frontier of
+    /// accuracy and KL.
+    Compare(CompareArgs),
+    /// Evaluate a student's checkpoints over training against one teacher pass.
+    Track(TrackArgs),
     /// Write one model's logits over the data (.npy or .safetensors), in input order.
     Logits(LogitsArgs),
     /// Measure a model's forward-pass throughput on its device, by batch size.
@@ -97,6 +105,34 @@ impl MetricArgs {
                 acceptable_retention: self.acceptable_retention,
             },
         })
+    }
+}
+
+/// Quality gates for CI: a failed gate exits with code 1 and one line saying why.
+#[derive(Debug, Args)]
+struct GateArgs {
+    /// Fail when the verdict is below this level (EXCELLENT, GOOD or ACCEPTABLE).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(Verdict), help_heading = "Quality gates")]
+    fail_below: Option<Verdict>,
+    /// Fail when the accuracy retention is below this (e.g. 0.95).
+    #[arg(long, value_name = "X", help_heading = "Quality gates")]
+    min_retention: Option<f64>,
+    /// Fail when KL(teacher || student) is above this.
+    #[arg(long, value_name = "X", help_heading = "Quality gates")]
+    max_kl: Option<f64>,
+    /// Fail when the student's ECE is above this.
+    #[arg(long, value_name = "X", help_heading = "Quality gates")]
+    max_ece: Option<f64>,
+}
+
+impl GateArgs {
+    fn gates(&self) -> Gates {
+        Gates {
+            fail_below: self.fail_below,
+            min_retention: self.min_retention,
+            max_kl: self.max_kl,
+            max_ece: self.max_ece,
+        }
     }
 }
 
@@ -206,8 +242,9 @@ impl DataArgs {
     }
 }
 
+/// The teacher: a checkpoint, or logits saved from it.
 #[derive(Debug, Args)]
-struct ReportArgs {
+struct TeacherArgs {
     /// Teacher: a local folder or a hub repo id, optionally pinned as ORG/NAME@REVISION.
     #[arg(long, value_name = "M", conflicts_with = "teacher_logits")]
     teacher: Option<String>,
@@ -218,6 +255,31 @@ struct ReportArgs {
     /// safetensors file from `distill-eval logits` carries, else the student's label order).
     #[arg(long, value_delimiter = ',', requires = "teacher_logits")]
     teacher_labels: Option<Vec<String>>,
+}
+
+impl TeacherArgs {
+    fn given(&self) -> bool {
+        self.teacher.is_some() || self.teacher_logits.is_some()
+    }
+
+    fn source(&self) -> Result<TeacherSource> {
+        match (&self.teacher, &self.teacher_logits) {
+            (Some(m), None) => Ok(TeacherSource::Model(model_source(m)?)),
+            (None, Some(f)) => Ok(TeacherSource::Logits {
+                spec: f.clone(),
+                labels: self.teacher_labels.clone(),
+            }),
+            _ => anyhow::bail!(
+                "no teacher given\nhint: pass --teacher MODEL or --teacher-logits FILE"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    teacher: TeacherArgs,
     /// Student: a local folder or a hub repo id[@revision].
     #[arg(long, value_name = "M")]
     student: Option<String>,
@@ -229,6 +291,52 @@ struct ReportArgs {
     metrics: MetricArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    gates: GateArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    teacher: TeacherArgs,
+    /// A student (repeat for each; a quoted pattern such as 'students/*' expands to every
+    /// checkpoint folder it matches).
+    #[arg(long, value_name = "M", required = true)]
+    student: Vec<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    metrics: MetricArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    gates: GateArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+struct TrackArgs {
+    #[command(flatten)]
+    teacher: TeacherArgs,
+    /// Checkpoint folders, or a quoted pattern such as 'out/checkpoint-*' (steps come from
+    /// trainer_state.json, else from the folder name).
+    #[arg(long, value_name = "DIR", required = true, num_args = 1..)]
+    checkpoints: Vec<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    metrics: MetricArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    gates: GateArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -291,6 +399,8 @@ struct ScoreArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
+    gates: GateArgs,
+    #[command(flatten)]
     device: DeviceArgs,
 }
 
@@ -301,6 +411,8 @@ pub(crate) fn run() -> Result<ExitCode> {
     match &cli.command {
         Command::Report(args) => run_report(&cli, args),
         Command::Score(args) => run_score(&cli, args),
+        Command::Compare(args) => run_compare(&cli, args),
+        Command::Track(args) => run_track(&cli, args),
         Command::Logits(args) => run_logits(&cli, args),
         Command::Bench(args) => run_bench(&cli, args),
     }
@@ -335,10 +447,7 @@ fn json_to_stdout(output: &OutputArgs) -> bool {
 
 fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
     let metrics = args.metrics.config()?;
-    let demo = args.teacher.is_none()
-        && args.teacher_logits.is_none()
-        && args.student.is_none()
-        && args.data.data.is_none();
+    let demo = !args.teacher.given() && args.student.is_none() && args.data.data.is_none();
     let (teacher, student, data) = if demo {
         (
             TeacherSource::Model(model_source(&bundled("teacher_bert"))?),
@@ -346,30 +455,16 @@ fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
             bundled("data/test.jsonl"),
         )
     } else {
-        let teacher = match (&args.teacher, &args.teacher_logits) {
-            (Some(m), None) => TeacherSource::Model(model_source(m)?),
-            (None, Some(f)) => TeacherSource::Logits {
-                spec: f.clone(),
-                labels: args.teacher_labels.clone(),
-            },
-            _ => anyhow::bail!(
-                "no teacher given\nhint: pass --teacher MODEL or --teacher-logits FILE \
-                 (or no arguments at all for the bundled demo)"
-            ),
-        };
+        let teacher = args.teacher.source()?;
         let student = args
             .student
             .as_deref()
             .context("no student given\nhint: pass --student MODEL (a folder or a hub repo id)")?;
-        let data = args.data.data.clone().context(
-            "no data given\nhint: pass --data FILE (.jsonl, .csv, .tsv, .parquet) or \
-             hf://datasets/ORG/NAME",
-        )?;
-        (teacher, model_source(student)?, data)
+        (teacher, model_source(student)?, require_data(&args.data)?)
     };
     let progress = show_progress(cli, json_to_stdout(&args.output));
     let device = args.device.device.resolve()?;
-    let report = runs::report(
+    let mut report = runs::report(
         &ReportOptions {
             teacher,
             student,
@@ -380,16 +475,107 @@ fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
         },
         &device,
     )?;
-    emit(cli, &args.output, &report)?;
-    Ok(ExitCode::SUCCESS)
+    let failures = gate(&args.gates, &mut report);
+    emit(cli, &args.output, &report, &failures)
+}
+
+fn require_data(data: &DataArgs) -> Result<String> {
+    data.data.clone().context(
+        "no data given\nhint: pass --data FILE (.jsonl, .csv, .tsv, .parquet) or \
+         hf://datasets/ORG/NAME",
+    )
+}
+
+/// Applies the gates to a report and records the outcome in it.
+fn gate(args: &GateArgs, report: &mut Report) -> Vec<String> {
+    let gates = args.gates();
+    if gates.is_empty() {
+        return Vec::new();
+    }
+    let failures = gates.failures(&report.evaluation);
+    report.gate = Some(GateResult {
+        passed: failures.is_empty(),
+        failures: failures.clone(),
+    });
+    failures
+}
+
+fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
+    let metrics = args.metrics.config()?;
+    let students = expand_students(&args.student)?
+        .iter()
+        .map(|s| model_source(s))
+        .collect::<Result<Vec<_>>>()?;
+    let progress = show_progress(cli, json_to_stdout(&args.output));
+    let device = args.device.device.resolve()?;
+    let mut comparison = compare(
+        &CompareOptions {
+            teacher: args.teacher.source()?,
+            students,
+            data: args.data.spec(require_data(&args.data)?),
+            load: args.load.load(progress),
+            pass: args.load.pass(progress),
+            metrics,
+        },
+        &device,
+    )?;
+    // Every student must pass.
+    let mut failures = Vec::new();
+    for (summary, report) in comparison
+        .students
+        .iter()
+        .zip(comparison.reports.iter_mut())
+    {
+        failures.extend(
+            gate(&args.gates, report)
+                .into_iter()
+                .map(|f| format!("{}: {f}", summary.id)),
+        );
+    }
+    if !args.gates.gates().is_empty() {
+        comparison.gate = Some(GateResult {
+            passed: failures.is_empty(),
+            failures: failures.clone(),
+        });
+    }
+    emit(cli, &args.output, &comparison, &failures)
+}
+
+fn run_track(cli: &Cli, args: &TrackArgs) -> Result<ExitCode> {
+    let metrics = args.metrics.config()?;
+    let progress = show_progress(cli, json_to_stdout(&args.output));
+    let device = args.device.device.resolve()?;
+    let mut tracked = track(
+        &TrackOptions {
+            teacher: args.teacher.source()?,
+            checkpoints: args.checkpoints.clone(),
+            data: args.data.spec(require_data(&args.data)?),
+            load: args.load.load(progress),
+            pass: args.load.pass(progress),
+            metrics,
+        },
+        &device,
+    )?;
+    // The gates judge the latest checkpoint: the one a pipeline would ship.
+    let step = tracked.points.last().map_or(0, |p| p.step);
+    let failures: Vec<String> = match tracked.reports.last_mut() {
+        Some(report) => gate(&args.gates, report)
+            .into_iter()
+            .map(|f| format!("step {step}: {f}"))
+            .collect(),
+        None => Vec::new(),
+    };
+    if !args.gates.gates().is_empty() {
+        tracked.gate = Some(GateResult {
+            passed: failures.is_empty(),
+            failures: failures.clone(),
+        });
+    }
+    emit(cli, &args.output, &tracked, &failures)
 }
 
 fn run_logits(cli: &Cli, args: &LogitsArgs) -> Result<ExitCode> {
-    let data = args
-        .data
-        .data
-        .clone()
-        .context("no data given\nhint: pass --data FILE or hf://datasets/ORG/NAME")?;
+    let data = require_data(&args.data)?;
     let progress = show_progress(cli, false);
     let device = args.device.device.resolve()?;
     let run = runs::logits(
@@ -473,7 +659,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
     let metrics = args.metrics.config()?;
     let device = args.device.device.resolve()?;
-    let report = score(
+    let mut report = score(
         &ScoreOptions {
             teacher_logits: args.teacher_logits.clone(),
             student_logits: args.student_logits.clone(),
@@ -482,49 +668,114 @@ fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
         },
         &device,
     )?;
-    emit(cli, &args.output, &report)?;
-    Ok(ExitCode::SUCCESS)
+    let failures = gate(&args.gates, &mut report);
+    emit(cli, &args.output, &report, &failures)
 }
 
 fn is_stdout(path: &std::path::Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// Writes the requested files (each atomically) and the terminal report.
-fn emit(cli: &Cli, output: &OutputArgs, report: &Report) -> Result<()> {
-    let mut stdout_taken = false;
+/// A result the CLI can write in every format.
+trait Document: serde::Serialize {
+    /// The terminal form.
+    fn text(&self, out: &mut dyn Write, color: bool) -> std::io::Result<()>;
+    /// The Markdown form.
+    fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+impl Document for Report {
+    fn text(&self, out: &mut dyn Write, color: bool) -> std::io::Result<()> {
+        let opts = render::text::TextOptions {
+            color,
+            ..Default::default()
+        };
+        render::text::render(self, out, &opts)
+    }
+    fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        render::markdown::render(self, out)
+    }
+}
+
+impl Document for Comparison {
+    fn text(&self, out: &mut dyn Write, _color: bool) -> std::io::Result<()> {
+        render::many::compare_text(self, out)
+    }
+    fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        render::many::compare_markdown(self, out)
+    }
+}
+
+impl Document for Track {
+    fn text(&self, out: &mut dyn Write, _color: bool) -> std::io::Result<()> {
+        render::many::track_text(self, out)
+    }
+    fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        render::many::track_markdown(self, out)
+    }
+}
+
+/// Writes one output: to stdout for "-", else atomically to the file.
+fn write_output(
+    path: &std::path::Path,
+    write: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        write(&mut out)?;
+        out.flush()?;
+    } else {
+        write_atomic(path, write)?;
+    }
+    Ok(())
+}
+
+/// Writes the requested files, the terminal form unless stdout was taken, and the Markdown
+/// form to `GITHUB_STEP_SUMMARY` when set; then applies the gates' outcome.
+fn emit<D: Document>(
+    cli: &Cli,
+    output: &OutputArgs,
+    doc: &D,
+    failures: &[String],
+) -> Result<ExitCode> {
     if let Some(path) = &output.json {
-        if is_stdout(path) {
-            stdout_taken = true;
-            render::json::render(report, &mut std::io::stdout().lock())?;
-        } else {
-            write_atomic(path, |w| render::json::render(report, w))
-                .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
-        }
+        write_output(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, doc)?;
+            writeln!(w)
+        })?;
     }
     if let Some(path) = &output.markdown {
-        if is_stdout(path) {
-            stdout_taken = true;
-            render::markdown::render(report, &mut std::io::stdout().lock())?;
-        } else {
-            write_atomic(path, |w| render::markdown::render(report, w)).with_context(|| {
-                format!("cannot write the Markdown report to {}", path.display())
-            })?;
-        }
+        write_output(path, |w| doc.markdown(w))?;
     }
-    if !stdout_taken {
+    if !json_to_stdout(output) {
         let stdout = std::io::stdout();
         let color = cli.color.enabled(stdout.is_terminal());
         let mut lock = stdout.lock();
-        render::text::render(
-            report,
-            &mut lock,
-            &render::text::TextOptions {
-                color,
-                ..Default::default()
-            },
-        )?;
+        doc.text(&mut lock, color)?;
         lock.flush()?;
     }
-    Ok(())
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let path = PathBuf::from(summary);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| {
+                format!("cannot append to GITHUB_STEP_SUMMARY ({})", path.display())
+            })?;
+        let mut text = Vec::new();
+        doc.markdown(&mut text)?;
+        file.write_all(&text)?;
+    }
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "distill-eval: quality gate failed: {}",
+            failures.join("; ")
+        )?;
+        Ok(ExitCode::from(1))
+    }
 }

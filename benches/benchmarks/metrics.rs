@@ -12,7 +12,10 @@ fn accumulate(c: &mut Criterion) {
     let dev = device();
     let mut group = c.benchmark_group(format!("{}_accumulate", device_name(&dev)));
     group.sample_size(10);
-    for (n, classes, batch) in [(1_000_000usize, 10usize, 262_144usize), (100_000, 1_000, 4_096)] {
+    for (n, classes, batch) in [
+        (1_000_000usize, 10usize, 262_144usize),
+        (100_000, 1_000, 4_096),
+    ] {
         let teacher = Tensor::randn(0f32, 2.0, (n, classes), &dev).unwrap();
         let student = (&teacher + Tensor::randn(0f32, 1.0, (n, classes), &dev).unwrap()).unwrap();
         let labels = teacher.argmax(1).unwrap().to_dtype(DType::U32).unwrap();

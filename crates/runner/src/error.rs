@@ -402,6 +402,33 @@ pub enum Error {
         row: usize,
     },
 
+    /// A checkpoint pattern that is not a valid glob.
+    #[error("invalid pattern {pattern:?}: {reason}\nhint: quote the pattern so the shell passes it unexpanded, e.g. 'out/checkpoint-*'")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A pattern that matches no checkpoint folder.
+    #[error("{pattern:?} matches no checkpoint folder (a folder with a config.json)\nhint: check the pattern, e.g. 'out/checkpoint-*'")]
+    NoCheckpoints {
+        /// The pattern.
+        pattern: String,
+    },
+
+    /// No student to evaluate.
+    #[error("no student given\nhint: pass --student (or --checkpoints) at least once")]
+    NoStudents,
+
+    /// A checkpoint whose training step cannot be told.
+    #[error("{}: cannot tell the training step: no trainer_state.json with global_step and no number in the folder name\nhint: name checkpoint folders like checkpoint-500, as the Trainer does", .path.display())]
+    NoStep {
+        /// The folder.
+        path: PathBuf,
+    },
+
     /// A model failed to load or run (boxed: the model crate's errors are large).
     #[error(transparent)]
     Model(Box<distill_eval_model::Error>),

@@ -36,6 +36,9 @@ pub struct Report {
     /// The saved-logit files, when scoring files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<LogitInputs>,
+    /// The quality gates' outcome, when gates were set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::GateResult>,
     /// Per-example texts, in input order, for the reports that show examples.
     #[serde(skip)]
     pub texts: Option<Vec<ExampleText>>,
@@ -111,6 +114,7 @@ impl Report {
             dataset: None,
             inputs: None,
             texts: None,
+            gate: None,
         }
     }
 

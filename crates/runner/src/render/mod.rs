@@ -6,6 +6,7 @@ pub(crate) mod figures;
 pub(crate) mod fmt;
 pub(crate) mod interpret;
 pub mod json;
+pub mod many;
 pub mod markdown;
 pub(crate) mod table;
 pub mod text;
