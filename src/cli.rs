@@ -59,6 +59,7 @@ enum Command {
 
 /// Temperature, calibration bins and verdict thresholds.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Metrics")]
 struct MetricArgs {
     /// Softmax temperature applied to both models' logits.
     #[arg(long, short = 'T', default_value_t = 1.0)]
@@ -138,6 +139,7 @@ impl GateArgs {
 
 /// Report files.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 struct OutputArgs {
     /// Write the JSON report to this file ("-" for stdout, which replaces the terminal report).
     #[arg(long, value_name = "OUT")]
@@ -149,6 +151,7 @@ struct OutputArgs {
 
 /// Where the computation runs.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Model loading")]
 struct DeviceArgs {
     /// auto, cpu, cuda[:N] or metal[:N]; auto picks CUDA, then Metal, then the CPU.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(DeviceSpec))]
@@ -157,6 +160,7 @@ struct DeviceArgs {
 
 /// How checkpoints are loaded and run.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Model loading")]
 struct LoadArgs {
     /// Weights and activations: auto (f32 on CPU, bf16 where supported), f32, f16 or bf16.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(DTypeSpec))]
@@ -202,6 +206,7 @@ impl LoadArgs {
 
 /// The labelled data.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Data")]
 struct DataArgs {
     /// Labelled data: a .jsonl, .csv, .tsv or .parquet file, or hf://datasets/ORG/NAME[@REV].
     #[arg(long, value_name = "D")]
@@ -244,6 +249,7 @@ impl DataArgs {
 
 /// The teacher: a checkpoint, or logits saved from it.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Models")]
 struct TeacherArgs {
     /// Teacher: a local folder or a hub repo id, optionally pinned as ORG/NAME@REVISION.
     #[arg(long, value_name = "M", conflicts_with = "teacher_logits")]
