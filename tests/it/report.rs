@@ -507,3 +507,46 @@ fn bench_measures_each_batch_size() {
         .iter()
         .all(|r| r["examples_per_second"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn hub_datasets_read_their_parquet_split_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let sha = "fedcba9876543210fedcba9876543210fedcba98";
+    let repo = cache.path().join("datasets--acme--sentiment");
+    let snap = repo.join("snapshots").join(sha).join("data");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), sha).unwrap();
+    let parquet = root().join("tests/fixtures/hub/sentiment-test.parquet");
+    std::fs::copy(&parquet, snap.join("test-00000-of-00001.parquet")).unwrap();
+    std::fs::copy(&parquet, snap.join("validation-00000-of-00001.parquet")).unwrap();
+    let report = |split: &str| {
+        let mut c = cmd();
+        c.env("HF_HUB_CACHE", cache.path());
+        run_with(
+            c,
+            &[
+                "report",
+                "--teacher",
+                s(&model("teacher_bert")),
+                "--student",
+                s(&model("bert_small")),
+                "--data",
+                "hf://datasets/acme/sentiment",
+                "--split",
+                split,
+                "--json",
+                "-",
+            ],
+        )
+    };
+    let r = report("test");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = r.json();
+    assert_report_matches(&got, &expected("bert_small"), "hub dataset");
+    assert_eq!(got["dataset"]["split"], "test");
+    assert_eq!(got["dataset"]["text_field"], "sentence");
+    assert_eq!(report("validation").code, 0);
+    let r = report("train");
+    assert_error(&r, &["train", "test", "validation"]);
+}
