@@ -9,6 +9,9 @@ use serde::Serialize;
 /// Version of the JSON layout; bumped whenever a key changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Examples listed in each "where the student diverges" table.
+pub const EXAMPLES_SHOWN: usize = 12;
+
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -39,6 +42,13 @@ pub struct Report {
     /// The quality gates' outcome, when gates were set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateResult>,
+    /// Where the student diverges: the examples with the largest KL and the only-student-wrong
+    /// ones, with their texts and both models' answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergent_examples: Option<crate::details::Divergence>,
+    /// Confidence and KL histograms, for the HTML report.
+    #[serde(skip)]
+    pub histograms: Option<crate::details::Histograms>,
     /// Per-example texts, in input order, for the reports that show examples.
     #[serde(skip)]
     pub texts: Option<Vec<ExampleText>>,
@@ -115,7 +125,21 @@ impl Report {
             inputs: None,
             texts: None,
             gate: None,
+            divergent_examples: None,
+            histograms: None,
         }
+    }
+
+    /// Computes what the HTML report shows beyond the statistics (call once the texts, if any,
+    /// are attached): the `k` most divergent examples and the histograms.
+    pub fn attach_details(&mut self, k: usize) {
+        self.divergent_examples = Some(crate::details::divergence(
+            &self.evaluation,
+            &self.class_names,
+            self.texts.as_deref(),
+            k,
+        ));
+        self.histograms = Some(crate::details::histograms(&self.evaluation));
     }
 
     /// Name of class `id`, falling back to the id itself.

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::evaluate::{evaluate, Origins};
 use crate::io::{read_logits, write_logits};
 use crate::pass::{run_model, PassOptions, PassOutput};
-use crate::report::{DatasetInfo, ExampleText, LogitInputs, ModelRun, Report};
+use crate::report::{DatasetInfo, ExampleText, LogitInputs, ModelRun, Report, EXAMPLES_SHOWN};
 
 /// The prefix of hub dataset addresses.
 pub const HF_DATASETS: &str = "hf://datasets/";
@@ -241,6 +241,7 @@ pub fn student_report(
         });
     }
     report.texts = Some(texts(data));
+    report.attach_details(EXAMPLES_SHOWN);
     Ok(report)
 }
 

@@ -8,7 +8,7 @@ use distill_eval_metrics::MetricsConfig;
 use crate::error::Result;
 use crate::evaluate::{evaluate, Origins};
 use crate::io::{read_labels, read_logits};
-use crate::report::{LogitInputs, Report};
+use crate::report::{LogitInputs, Report, EXAMPLES_SHOWN};
 
 /// What to score.
 #[derive(Debug, Clone)]
@@ -42,5 +42,6 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         student_logits: opts.student_logits.clone(),
         labels: Some(opts.labels.display().to_string()),
     });
+    report.attach_details(EXAMPLES_SHOWN);
     Ok(report)
 }
