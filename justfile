@@ -36,9 +36,9 @@ fixtures:
 bench:
     cargo bench --bench bench_main
 
-# Render the demo's HTML report to a PNG with headless Chromium
+# Render the demo's HTML report to docs/report.png with headless Chromium (Debian package `chromium`)
 screenshot:
-    cargo run --release -- screenshot --out docs/report.png
+    mkdir -p docs target && cargo run --release -- -q report --html target/demo.html > /dev/null && chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$(mktemp -d)" --window-size=1100,2600 --screenshot="$PWD/docs/report.png" "file://$PWD/target/demo.html"
 
 # What CI runs
 ci: lint test

@@ -147,6 +147,9 @@ struct OutputArgs {
     /// Write the Markdown report to this file ("-" for stdout).
     #[arg(long, value_name = "OUT")]
     markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts, examples) to this file ("-" for stdout).
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
 }
 
 /// Where the computation runs.
@@ -446,9 +449,11 @@ fn show_progress(cli: &Cli, json_stdout: bool) -> bool {
     !cli.quiet && !json_stdout && std::io::stderr().is_terminal()
 }
 
+/// Whether a machine-readable output goes to stdout (then the terminal report does not).
 fn json_to_stdout(output: &OutputArgs) -> bool {
-    output.json.as_deref().is_some_and(is_stdout)
-        || output.markdown.as_deref().is_some_and(is_stdout)
+    [&output.json, &output.markdown, &output.html]
+        .into_iter()
+        .any(|o| o.as_deref().is_some_and(is_stdout))
 }
 
 fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
@@ -688,6 +693,8 @@ trait Document: serde::Serialize {
     fn text(&self, out: &mut dyn Write, color: bool) -> std::io::Result<()>;
     /// The Markdown form.
     fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()>;
+    /// The self-contained HTML form.
+    fn html(&self, out: &mut dyn Write) -> std::io::Result<()>;
 }
 
 impl Document for Report {
@@ -701,6 +708,9 @@ impl Document for Report {
     fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()> {
         render::markdown::render(self, out)
     }
+    fn html(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        render::html::report(self, out)
+    }
 }
 
 impl Document for Comparison {
@@ -710,6 +720,9 @@ impl Document for Comparison {
     fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()> {
         render::many::compare_markdown(self, out)
     }
+    fn html(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        render::html::compare(self, out)
+    }
 }
 
 impl Document for Track {
@@ -718,6 +731,9 @@ impl Document for Track {
     }
     fn markdown(&self, out: &mut dyn Write) -> std::io::Result<()> {
         render::many::track_markdown(self, out)
+    }
+    fn html(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        render::html::track(self, out)
     }
 }
 
@@ -752,6 +768,9 @@ fn emit<D: Document>(
     }
     if let Some(path) = &output.markdown {
         write_output(path, |w| doc.markdown(w))?;
+    }
+    if let Some(path) = &output.html {
+        write_output(path, |w| doc.html(w))?;
     }
     if !json_to_stdout(output) {
         let stdout = std::io::stdout();

@@ -2,5 +2,6 @@
 
 mod common;
 mod decide;
+mod html;
 mod report;
 mod score;

@@ -2,12 +2,15 @@
 //! never recomputes a statistic.
 
 pub mod bench;
+pub(crate) mod escape;
 pub(crate) mod figures;
 pub(crate) mod fmt;
+pub mod html;
 pub(crate) mod interpret;
 pub mod json;
 pub mod many;
 pub mod markdown;
+pub(crate) mod svg;
 pub(crate) mod table;
 pub mod text;
 

@@ -1,0 +1,618 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no script, no network) to open
+//! in a browser or attach to a pull request.
+//!
+//! Every text that reaches the page goes through [`escape::html`]; charts come from [`svg`].
+//! Teacher and student keep the same colours everywhere ([`svg::TEACHER`], [`svg::STUDENT`]).
+
+use std::io::{self, Write};
+
+use distill_eval_metrics::{CalibrationBin, SideMetrics};
+
+use super::escape::html as esc;
+use super::figures;
+use super::fmt::{f4, int, opt_pct, params, pct, pval, rate};
+use super::interpret;
+use super::svg;
+use crate::compare::Comparison;
+use crate::details::ExampleRow;
+use crate::report::{ModelRun, Report};
+use crate::track::Track;
+
+/// Largest class count drawn as confusion heat maps; larger ones are left to the JSON.
+const MAX_HEATMAP_CLASSES: usize = 20;
+
+const CSS: &str = r#"
+:root { --teacher: #2563eb; --student: #f97316; --ink: #1f2937; --muted: #6b7280; --line: #e5e7eb;
+  --bg: #ffffff; --panel: #f9fafb; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  color: var(--ink); background: var(--bg); }
+main { max-width: 1040px; margin: 0 auto; padding: 24px 20px 48px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+h3 { font-size: 14px; margin: 16px 0 6px; }
+p, li { max-width: 80ch; }
+.muted { color: var(--muted); }
+.verdict { display: flex; gap: 16px; align-items: center; padding: 16px 20px; border-radius: 10px;
+  background: var(--panel); border: 1px solid var(--line); margin: 16px 0; }
+.badge { font-weight: 700; font-size: 18px; padding: 6px 14px; border-radius: 8px; color: #fff; white-space: nowrap; }
+.badge.EXCELLENT { background: #15803d; } .badge.GOOD { background: #0e7490; }
+.badge.ACCEPTABLE { background: #b45309; } .badge.WEAK { background: #b91c1c; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; margin: 12px 0; }
+.card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
+.card .v { font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card .k { color: var(--muted); font-size: 12px; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+@media (max-width: 760px) { .pair { grid-template-columns: 1fr; } }
+figure { margin: 0; }
+figure > svg { display: block; max-width: 560px; }
+.pair figure > svg { max-width: 100%; }
+figcaption { color: var(--muted); font-size: 12px; margin-top: 2px; }
+table { border-collapse: collapse; margin: 8px 0; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
+th { font-weight: 600; background: var(--panel); }
+td.l, th.l { text-align: left; }
+td.text { text-align: left; max-width: 420px; overflow-wrap: anywhere; }
+.t { color: var(--teacher); font-weight: 600; } .s { color: var(--student); font-weight: 600; }
+.warn { background: #fef3c7; border: 1px solid #f59e0b; border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
+.front { font-weight: 700; }
+footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+"#;
+
+fn head(out: &mut dyn Write, title: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>",
+        esc(title)
+    )
+}
+
+fn foot(out: &mut dyn Write, schema: u32) -> io::Result<()> {
+    writeln!(
+        out,
+        "<footer>distill-eval {} · report schema {schema}</footer>\n</main>\n</body>\n</html>",
+        esc(env!("CARGO_PKG_VERSION"))
+    )
+}
+
+fn card(out: &mut dyn Write, key: &str, value: &str, sub: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
+        esc(key),
+        esc(value),
+        esc(sub)
+    )
+}
+
+fn bins(b: &[CalibrationBin]) -> Vec<svg::Bin> {
+    b.iter()
+        .map(|x| svg::Bin {
+            lower: x.lower,
+            upper: x.upper,
+            count: x.count,
+            accuracy: x.accuracy,
+            confidence: x.confidence,
+        })
+        .collect()
+}
+
+fn model_row(out: &mut dyn Write, role: &str, class: &str, run: &ModelRun) -> io::Result<()> {
+    let i = &run.info;
+    writeln!(
+        out,
+        "<tr><td class=\"l\"><span class=\"{class}\">{}</span></td><td class=\"l\">{}</td><td class=\"l\">{}</td>\
+         <td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{} {}</td></tr>",
+        esc(role),
+        esc(&i.id),
+        esc(i.revision.as_deref().unwrap_or("local")),
+        esc(&i.architecture),
+        esc(&params(i.parameters)),
+        esc(&rate(run.examples_per_second)),
+        esc(&i.device),
+        esc(&i.dtype)
+    )
+}
+
+/// Characters of an input shown before the rest is folded away.
+const TEXT_SHOWN: usize = 240;
+
+/// An input text, escaped; long ones fold into a `<details>` element (no script needed).
+fn long_text(t: &str) -> String {
+    if t.is_empty() {
+        return "<span class=\"muted\">(empty)</span>".to_owned();
+    }
+    let count = t.chars().count();
+    if count <= TEXT_SHOWN {
+        return esc(t);
+    }
+    let head: String = t.chars().take(TEXT_SHOWN).collect();
+    format!(
+        "<details><summary>{}… ({} characters)</summary>{}</details>",
+        esc(&head),
+        int(count as u64),
+        esc(t)
+    )
+}
+
+fn example_table(out: &mut dyn Write, rows: &[ExampleRow]) -> io::Result<()> {
+    writeln!(
+        out,
+        "<table><tr><th>#</th><th class=\"l\">input</th><th class=\"l\">true</th>\
+         <th class=\"l\"><span class=\"t\">teacher</span></th><th class=\"l\"><span class=\"s\">student</span></th><th>KL</th></tr>"
+    )?;
+    for r in rows {
+        let text = match (&r.text, &r.pair) {
+            (Some(t), Some(p)) => format!(
+                "{}<br><span class=\"muted\">{}</span>",
+                long_text(t),
+                long_text(p)
+            ),
+            (Some(t), None) => long_text(t),
+            _ => "<span class=\"muted\">(row only)</span>".to_owned(),
+        };
+        let answer = |a: &crate::details::Answer| {
+            format!(
+                "{} {}<br><span class=\"muted\">p(true) {}</span>",
+                esc(&a.prediction),
+                esc(&pct(a.confidence)),
+                esc(&pct(a.p_true))
+            )
+        };
+        writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{text}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
+            r.index,
+            esc(&r.label),
+            answer(&r.teacher),
+            answer(&r.student),
+            esc(&f4(r.kl))
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+/// Writes the HTML report of a teacher/student evaluation.
+pub fn report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let e = &r.evaluation;
+    let n = e.n_examples as u64;
+    head(out, &format!("distill-eval: {}", e.verdict))?;
+    writeln!(out, "<h1>Student vs. teacher</h1>")?;
+    let who = match (&r.teacher_model, &r.student_model, &r.inputs) {
+        (Some(t), Some(s), _) => format!("{} → {}", t.info.id, s.info.id),
+        (None, Some(s), Some(i)) => format!("{} → {}", i.teacher_logits, s.info.id),
+        (_, _, Some(i)) => format!("{} → {}", i.teacher_logits, i.student_logits),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "<p class=\"muted\">{} · {} examples · {} classes · temperature {}</p>",
+        esc(&who),
+        int(n),
+        e.num_classes,
+        e.temperature
+    )?;
+
+    // Verdict and headline figures.
+    writeln!(
+        out,
+        "<section class=\"verdict\"><span class=\"badge {v}\">{v}</span><div><strong>{}</strong><br>{}</div></section>",
+        esc(e.verdict.headline()),
+        esc(&e.recommendation),
+        v = e.verdict
+    )?;
+    writeln!(out, "<div class=\"cards\">")?;
+    card(
+        out,
+        "accuracy retention",
+        &opt_pct(e.accuracy_retention),
+        &format!(
+            "student {} / teacher {}",
+            f4(e.student.accuracy),
+            f4(e.teacher.accuracy)
+        ),
+    )?;
+    card(
+        out,
+        "KL(teacher ‖ student)",
+        &f4(e.kl_divergence),
+        interpret::kl(e.kl_divergence),
+    )?;
+    card(
+        out,
+        "top-1 agreement",
+        &pct(e.agreement),
+        &format!("F1 retention {}", opt_pct(e.f1_retention)),
+    )?;
+    card(
+        out,
+        "ECE student / teacher",
+        &format!("{} / {}", f4(e.student.ece), f4(e.teacher.ece)),
+        interpret::ece(e.student.ece),
+    )?;
+    card(
+        out,
+        "Spearman (confidence)",
+        &f4(e.ranking.spearman),
+        interpret::ranking(e.ranking.spearman),
+    )?;
+    card(
+        out,
+        "only student wrong",
+        &int(e.errors.only_student_wrong),
+        &pct(e.errors.only_student_wrong as f64 / n.max(1) as f64),
+    )?;
+    writeln!(out, "</div>")?;
+    for w in &e.warnings {
+        writeln!(out, "<div class=\"warn\">{}</div>", esc(w))?;
+    }
+    if let Some(g) = &r.gate {
+        if g.passed {
+            writeln!(out, "<p>Quality gates: passed.</p>")?;
+        } else {
+            writeln!(
+                out,
+                "<div class=\"warn\">Quality gate failed: {}</div>",
+                esc(&g.failures.join("; "))
+            )?;
+        }
+    }
+
+    // What was evaluated.
+    if r.teacher_model.is_some() || r.student_model.is_some() {
+        writeln!(out, "<h2>Models</h2><table><tr><th class=\"l\"></th><th class=\"l\">model</th><th class=\"l\">revision</th><th class=\"l\">architecture</th><th>parameters</th><th>speed</th><th class=\"l\">device</th></tr>")?;
+        if let Some(t) = &r.teacher_model {
+            model_row(out, "teacher", "t", t)?;
+        }
+        if let Some(s) = &r.student_model {
+            model_row(out, "student", "s", s)?;
+        }
+        writeln!(out, "</table>")?;
+        if let (Some(t), Some(s)) = (&r.teacher_model, &r.student_model) {
+            writeln!(
+                out,
+                "<p>The student has {} of the teacher's parameters and runs {:.1}× as fast.</p>",
+                pct(s.info.parameters as f64 / t.info.parameters.max(1) as f64),
+                s.examples_per_second / t.examples_per_second
+            )?;
+        }
+    }
+    if let Some(d) = &r.dataset {
+        writeln!(out, "<p class=\"muted\">Data: {} ({} rows; text field <code>{}</code>, label field <code>{}</code>)</p>", esc(&d.source), int(d.rows as u64), esc(&d.text_field), esc(&d.label_field))?;
+    }
+
+    // Calibration.
+    writeln!(out, "<h2>Calibration</h2>")?;
+    writeln!(
+        out,
+        "<p>ECE gap (student − teacher): <strong>{}</strong>. A bar below the diagonal is over-confident.</p>",
+        esc(&f4(e.student.ece - e.teacher.ece))
+    )?;
+    writeln!(
+        out,
+        "<div class=\"pair\"><figure>{}</figure><figure>{}</figure></div>",
+        svg::reliability(
+            "Teacher reliability",
+            &bins(&e.teacher.ece_bins),
+            svg::TEACHER,
+            e.teacher.ece
+        ),
+        svg::reliability(
+            "Student reliability",
+            &bins(&e.student.ece_bins),
+            svg::STUDENT,
+            e.student.ece
+        )
+    )?;
+    if let Some(h) = &r.histograms {
+        writeln!(
+            out,
+            "<figure>{}</figure>",
+            svg::histogram(
+                "Confidence (largest probability)",
+                "confidence",
+                &h.confidence_edges,
+                &[
+                    ("teacher", svg::TEACHER, &h.teacher_confidence),
+                    ("student", svg::STUDENT, &h.student_confidence)
+                ],
+                false,
+            )
+        )?;
+    }
+    side_table(out, &figures::CALIBRATION, &e.teacher, &e.student)?;
+
+    // Accuracy.
+    writeln!(out, "<h2>Accuracy</h2>")?;
+    side_table(out, &figures::ACCURACY, &e.teacher, &e.student)?;
+    writeln!(out, "<h3>Per class</h3><table><tr><th class=\"l\">class</th><th>support</th><th colspan=\"3\"><span class=\"t\">teacher</span> P / R / F1</th><th colspan=\"3\"><span class=\"s\">student</span> P / R / F1</th></tr>")?;
+    for (t, s) in e.teacher.per_class.iter().zip(&e.student.per_class) {
+        writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            esc(&r.class_name(t.class)),
+            int(t.support),
+            t.precision, t.recall, t.f1, s.precision, s.recall, s.f1
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    if e.num_classes <= MAX_HEATMAP_CLASSES {
+        let names: Vec<String> = (0..e.num_classes).map(|c| r.class_name(c)).collect();
+        writeln!(
+            out,
+            "<div class=\"pair\"><figure>{}</figure><figure>{}</figure></div>",
+            svg::heatmap(
+                "Teacher confusion",
+                &names,
+                &e.teacher.confusion_matrix,
+                svg::TEACHER
+            ),
+            svg::heatmap(
+                "Student confusion",
+                &names,
+                &e.student.confusion_matrix,
+                svg::STUDENT
+            )
+        )?;
+    } else {
+        writeln!(
+            out,
+            "<p class=\"muted\">{} classes: the confusion matrices are in the JSON report.</p>",
+            e.num_classes
+        )?;
+    }
+
+    // Divergence.
+    writeln!(out, "<h2>Divergence from the teacher</h2>")?;
+    let q = &e.kl_percentiles;
+    if let Some(h) = &r.histograms {
+        writeln!(
+            out,
+            "<figure>{}</figure>",
+            svg::histogram_with_markers(
+                "Per-example KL(teacher ‖ student)",
+                "KL (nats)",
+                &h.kl_edges,
+                &[("examples", svg::STUDENT, &h.kl)],
+                true,
+                &[("p50", q.p50), ("p90", q.p90), ("p99", q.p99)],
+            )
+        )?;
+    }
+    writeln!(
+        out,
+        "<table><tr><th class=\"l\">mean KL(t‖s)</th><th>KL(s‖t)</th><th>Jensen-Shannon</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>\
+         <tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        f4(e.kl_divergence), f4(e.reverse_kl_divergence), f4(e.js_divergence), f4(q.p50), f4(q.p90), f4(q.p95), f4(q.p99), f4(q.max)
+    )?;
+    writeln!(
+        out,
+        "<p>Rank correlation of confidences: Spearman {} (p = {}), Kendall τ-b {} (p = {}): {}.</p>",
+        f4(e.ranking.spearman), esc(&pval(e.ranking.spearman_p)), f4(e.ranking.kendall), esc(&pval(e.ranking.kendall_p)),
+        esc(interpret::ranking(e.ranking.spearman))
+    )?;
+
+    // Where the student diverges.
+    if let Some(d) = &r.divergent_examples {
+        writeln!(out, "<h2>Where the student diverges</h2>")?;
+        writeln!(out, "<h3>Largest KL</h3>")?;
+        example_table(out, &d.largest_kl)?;
+        writeln!(
+            out,
+            "<h3>Only the student is wrong ({} of {} examples{})</h3>",
+            int(d.only_student_wrong_total as u64),
+            int(n),
+            if d.only_student_wrong.len() < d.only_student_wrong_total {
+                ", largest KL first"
+            } else {
+                ""
+            }
+        )?;
+        if d.only_student_wrong.is_empty() {
+            writeln!(
+                out,
+                "<p>None: wherever the teacher is right, so is the student.</p>"
+            )?;
+        } else {
+            example_table(out, &d.only_student_wrong)?;
+        }
+    }
+
+    // Error analysis.
+    writeln!(out, "<h2>Error analysis</h2><table><tr><th class=\"l\"></th><th>examples</th><th>share</th></tr>")?;
+    let er = &e.errors;
+    for (name, c) in [
+        ("both correct", er.both_correct),
+        ("both wrong", er.both_wrong),
+        ("only student wrong", er.only_student_wrong),
+        ("only teacher wrong", er.only_teacher_wrong),
+    ] {
+        writeln!(
+            out,
+            "<tr><td class=\"l\">{name}</td><td>{}</td><td>{}</td></tr>",
+            int(c),
+            pct(c as f64 / n.max(1) as f64)
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    writeln!(
+        out,
+        "<p>McNemar: statistic {}, p = {}: {}.</p>",
+        f4(e.mcnemar.statistic),
+        esc(&pval(e.mcnemar.p_value)),
+        esc(&interpret::mcnemar(
+            &e.mcnemar,
+            er.only_student_wrong,
+            er.only_teacher_wrong
+        ))
+    )?;
+    let th = &r.thresholds;
+    writeln!(
+        out,
+        "<p class=\"muted\">Verdict thresholds: EXCELLENT retention &gt; {} and KL &lt; {}; GOOD retention &gt; {} and KL &lt; {}; ACCEPTABLE retention &gt; {}.</p>",
+        th.excellent_retention, th.excellent_kl, th.good_retention, th.good_kl, th.acceptable_retention
+    )?;
+    foot(out, r.schema_version)
+}
+
+fn side_table(
+    out: &mut dyn Write,
+    rows: &[figures::SideFigure],
+    t: &SideMetrics,
+    s: &SideMetrics,
+) -> io::Result<()> {
+    writeln!(out, "<table><tr><th class=\"l\"></th><th><span class=\"t\">teacher</span></th><th><span class=\"s\">student</span></th></tr>")?;
+    for (name, get) in rows {
+        writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            f4(get(t)),
+            f4(get(s))
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+/// Writes the HTML comparison of several students.
+pub fn compare(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
+    head(out, "distill-eval: student comparison")?;
+    writeln!(out, "<h1>Student comparison</h1>")?;
+    writeln!(
+        out,
+        "<p class=\"muted\">Teacher {} (accuracy {}) · {} · {} examples</p>",
+        esc(&c.teacher.id),
+        f4(c.teacher.accuracy),
+        esc(&c.dataset.source),
+        int(c.dataset.rows as u64)
+    )?;
+    if let Some(g) = &c.gate {
+        if !g.passed {
+            writeln!(
+                out,
+                "<div class=\"warn\">Quality gate failed: {}</div>",
+                esc(&g.failures.join("; "))
+            )?;
+        }
+    }
+    let points: Vec<svg::Point> = c
+        .students
+        .iter()
+        .map(|s| svg::Point {
+            x: s.kl_divergence,
+            y: s.accuracy,
+            label: s.id.clone(),
+            highlight: s.pareto_optimal,
+        })
+        .collect();
+    writeln!(
+        out,
+        "<figure>{}<figcaption>Filled points are on the Pareto frontier: no other student is at least as accurate with at most the same KL.</figcaption></figure>",
+        svg::scatter("Accuracy against KL(teacher ‖ student)", "KL divergence (lower is better)", "accuracy", &points, true)
+    )?;
+    writeln!(out, "<table><tr><th class=\"l\">student</th><th>accuracy</th><th>retention</th><th>KL</th><th>agreement</th><th>ECE</th><th class=\"l\">verdict</th><th>parameters</th><th>speed</th></tr>")?;
+    for s in &c.students {
+        let class = if s.pareto_optimal {
+            " class=\"front\""
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "<tr{class}><td class=\"l\">{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\"><span class=\"badge {v}\" style=\"font-size:12px;padding:2px 8px\">{v}</span></td><td>{}</td><td>{}</td></tr>",
+            if s.pareto_optimal { "★ " } else { "" },
+            esc(&s.id),
+            f4(s.accuracy),
+            opt_pct(s.accuracy_retention),
+            f4(s.kl_divergence),
+            pct(s.agreement),
+            f4(s.ece),
+            esc(&params(s.parameters)),
+            esc(&rate(s.examples_per_second)),
+            v = s.verdict
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    foot(out, c.schema_version)
+}
+
+/// Writes the HTML trend of a student's checkpoints.
+pub fn track(t: &Track, out: &mut dyn Write) -> io::Result<()> {
+    head(out, "distill-eval: distillation over training")?;
+    writeln!(out, "<h1>Distillation over training</h1>")?;
+    writeln!(
+        out,
+        "<p class=\"muted\">Teacher {} (accuracy {}) · {} · {} examples · best checkpoint: step {}</p>",
+        esc(&t.teacher.id),
+        f4(t.teacher.accuracy),
+        esc(&t.dataset.source),
+        int(t.dataset.rows as u64),
+        int(t.best_step)
+    )?;
+    for f in &t.flags {
+        writeln!(out, "<div class=\"warn\">{}</div>", esc(&f.message))?;
+    }
+    let xs: Vec<f64> = t.points.iter().map(|p| p.step as f64).collect();
+    let acc: Vec<f64> = t.points.iter().map(|p| p.accuracy).collect();
+    let kl: Vec<f64> = t.points.iter().map(|p| p.kl_divergence).collect();
+    let ece: Vec<f64> = t.points.iter().map(|p| p.ece).collect();
+    let flags: Vec<(f64, String)> = t
+        .flags
+        .iter()
+        .map(|f| (f.step as f64, "KL rising".to_owned()))
+        .collect();
+    writeln!(
+        out,
+        "<figure>{}</figure>",
+        svg::lines(
+            "Student accuracy, KL and ECE by training step",
+            "step",
+            &xs,
+            &[
+                svg::Line {
+                    name: "accuracy",
+                    color: svg::STUDENT,
+                    ys: &acc,
+                    right_axis: false
+                },
+                svg::Line {
+                    name: "KL(teacher ‖ student)",
+                    color: "#7c3aed",
+                    ys: &kl,
+                    right_axis: true
+                },
+                svg::Line {
+                    name: "ECE",
+                    color: "#059669",
+                    ys: &ece,
+                    right_axis: true
+                },
+            ],
+            &flags,
+        )
+    )?;
+    writeln!(out, "<table><tr><th>step</th><th>accuracy</th><th>retention</th><th>KL</th><th>ECE</th><th>agreement</th><th class=\"l\">verdict</th><th class=\"l\">checkpoint</th></tr>")?;
+    for p in &t.points {
+        writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            int(p.step), f4(p.accuracy), opt_pct(p.accuracy_retention), f4(p.kl_divergence), f4(p.ece), pct(p.agreement), p.verdict, esc(&p.path)
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    foot(out, t.schema_version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verdict_has_a_badge_style() {
+        for v in distill_eval_metrics::Verdict::ALL {
+            assert!(CSS.contains(&format!(".badge.{v}")), "{v}");
+        }
+    }
+}
