@@ -11,6 +11,7 @@ use distill_eval_model::{DTypeSpec, DeviceSpec, HubOptions, LoadOptions, ModelSo
 use distill_eval_runner::bench::{bench, BenchOptions};
 use distill_eval_runner::compare::{compare, expand_students, CompareOptions, Comparison};
 use distill_eval_runner::data::DataOptions;
+use distill_eval_runner::evaluate::Extras;
 use distill_eval_runner::gate::{GateResult, Gates};
 use distill_eval_runner::io::write_atomic;
 use distill_eval_runner::pass::PassOptions;
@@ -106,6 +107,33 @@ impl MetricArgs {
                 acceptable_retention: self.acceptable_retention,
             },
         })
+    }
+}
+
+/// Uncertainty and calibration fixes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Analysis")]
+struct ExtraArgs {
+    /// Paired bootstrap resamples for 95% intervals (default: 1000 below 100,000 examples,
+    /// else none; 0 turns it off).
+    #[arg(long, value_name = "N")]
+    bootstrap: Option<usize>,
+    /// Seed of the bootstrap: the same seed gives the same intervals.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fit a temperature for each model on half of the data and report ECE and NLL before and
+    /// after on the other half (then the halves swap).
+    #[arg(long)]
+    calibrate: bool,
+}
+
+impl ExtraArgs {
+    fn extras(&self) -> Extras {
+        Extras {
+            resamples: self.bootstrap,
+            seed: self.seed,
+            calibrate: self.calibrate,
+        }
     }
 }
 
@@ -301,6 +329,8 @@ struct ReportArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
+    extras: ExtraArgs,
+    #[command(flatten)]
     gates: GateArgs,
     #[command(flatten)]
     device: DeviceArgs,
@@ -323,6 +353,8 @@ struct CompareArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
+    extras: ExtraArgs,
+    #[command(flatten)]
     gates: GateArgs,
     #[command(flatten)]
     device: DeviceArgs,
@@ -344,6 +376,8 @@ struct TrackArgs {
     metrics: MetricArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    extras: ExtraArgs,
     #[command(flatten)]
     gates: GateArgs,
     #[command(flatten)]
@@ -407,6 +441,8 @@ struct ScoreArgs {
     metrics: MetricArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    extras: ExtraArgs,
     #[command(flatten)]
     gates: GateArgs,
     #[command(flatten)]
@@ -483,6 +519,7 @@ fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
             load: args.load.load(progress),
             pass: args.load.pass(progress),
             metrics,
+            extras: args.extras.extras(),
         },
         &device,
     )?;
@@ -527,6 +564,7 @@ fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
             load: args.load.load(progress),
             pass: args.load.pass(progress),
             metrics,
+            extras: args.extras.extras(),
         },
         &device,
     )?;
@@ -564,6 +602,7 @@ fn run_track(cli: &Cli, args: &TrackArgs) -> Result<ExitCode> {
             load: args.load.load(progress),
             pass: args.load.pass(progress),
             metrics,
+            extras: args.extras.extras(),
         },
         &device,
     )?;
@@ -676,6 +715,7 @@ fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
             student_logits: args.student_logits.clone(),
             labels: args.labels.clone(),
             metrics,
+            extras: args.extras.extras(),
         },
         &device,
     )?;

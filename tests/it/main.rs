@@ -1,5 +1,6 @@
 //! End-to-end tests of the `distill-eval` binary: one integration test binary (uv, ripgrep).
 
+mod analysis;
 mod common;
 mod decide;
 mod html;

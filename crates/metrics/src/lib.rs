@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod accumulator;
+pub mod bootstrap;
 pub mod calibration;
 pub mod classification;
 mod error;
@@ -33,9 +34,11 @@ mod evaluation;
 pub mod probs;
 pub mod rank;
 pub mod significance;
+pub mod temperature;
 mod verdict;
 
 pub use accumulator::Accumulator;
+pub use bootstrap::{bootstrap, Bootstrap, BootstrapConfig, Interval};
 pub use calibration::CalibrationBin;
 pub use classification::ClassMetrics;
 pub use error::{Error, Result, Side};
@@ -44,6 +47,7 @@ pub use evaluation::{
     SideMetrics, ONLY_STUDENT_WRONG_WARNING,
 };
 pub use significance::{mcnemar, McNemar};
+pub use temperature::{fit_temperature, temperature_scaling, TemperatureScaling};
 pub use verdict::{Thresholds, Verdict};
 
 /// Temperature, calibration bins and verdict thresholds.

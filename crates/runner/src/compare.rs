@@ -30,6 +30,8 @@ pub struct CompareOptions {
     pub pass: PassOptions,
     /// Temperature, bins and thresholds.
     pub metrics: MetricsConfig,
+    /// Bootstrap and calibration for each student.
+    pub extras: crate::evaluate::Extras,
 }
 
 /// The teacher's side of a comparison.
@@ -181,7 +183,7 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
             (0, Some(s)) => s,
             _ => model_logits(src, "student", &data, device, &opts.load, &opts.pass)?,
         };
-        let mut report = student_report(&teacher, &student, &data, &opts.metrics)?;
+        let mut report = student_report(&teacher, &student, &data, &opts.metrics, &opts.extras)?;
         report.dataset = Some(dataset_info(&opts.data, &data));
         reports.push(report);
     }

@@ -2,7 +2,11 @@
 //! metrics crate's row-level errors into messages that name the file or model they came from.
 
 use candle::{Device, Tensor};
-use distill_eval_metrics::{Accumulator, Evaluation, MetricsConfig};
+use distill_eval_metrics::{
+    bootstrap, temperature_scaling, Accumulator, Bootstrap, BootstrapConfig, Evaluation,
+    MetricsConfig, TemperatureScaling,
+};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 
@@ -98,4 +102,72 @@ fn logits_dims(t: &Tensor, origin: &str) -> Result<(usize, usize)> {
         source_name: origin.to_owned(),
         shape: t.dims().to_vec(),
     })
+}
+
+/// Reports below this many examples get a bootstrap by default.
+pub const BOOTSTRAP_BELOW: usize = 100_000;
+/// Default number of bootstrap resamples.
+pub const DEFAULT_RESAMPLES: usize = 1000;
+
+/// The optional analyses on top of the statistics.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Bootstrap resamples: `None` for the default (1000 below 100,000 examples, else none),
+    /// `Some(0)` for none.
+    pub resamples: Option<usize>,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// Fit a temperature for each model (two-fold) and report calibration before and after.
+    pub calibrate: bool,
+}
+
+/// Temperature scaling of both models.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibrated {
+    /// The teacher's.
+    pub teacher: TemperatureScaling,
+    /// The student's.
+    pub student: TemperatureScaling,
+}
+
+/// Runs the requested extras on `(n, C)` logits already aligned to the teacher's classes.
+pub fn extras(
+    teacher: &Tensor,
+    student: &Tensor,
+    labels: &[i64],
+    evaluation: &Evaluation,
+    cfg: &MetricsConfig,
+    extras: &Extras,
+) -> Result<(Option<Bootstrap>, Option<Calibrated>)> {
+    let n = evaluation.n_examples;
+    let resamples = extras.resamples.unwrap_or(if n < BOOTSTRAP_BELOW {
+        DEFAULT_RESAMPLES
+    } else {
+        0
+    });
+    let boot = if resamples > 0 {
+        Some(bootstrap(
+            &evaluation.examples,
+            cfg.bins,
+            &cfg.thresholds,
+            &BootstrapConfig {
+                resamples,
+                seed: extras.seed,
+                level: 0.95,
+            },
+        )?)
+    } else {
+        None
+    };
+    let calibrated = if extras.calibrate {
+        let y: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let y = Tensor::from_vec(y, labels.len(), teacher.device())?;
+        Some(Calibrated {
+            teacher: temperature_scaling(teacher, &y, cfg.temperature, cfg.bins)?,
+            student: temperature_scaling(student, &y, cfg.temperature, cfg.bins)?,
+        })
+    } else {
+        None
+    };
+    Ok((boot, calibrated))
 }

@@ -42,6 +42,12 @@ pub struct Report {
     /// The quality gates' outcome, when gates were set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateResult>,
+    /// Bootstrap intervals of the headline figures, when computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<distill_eval_metrics::Bootstrap>,
+    /// Temperature scaling of both models, with `--calibrate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::evaluate::Calibrated>,
     /// Where the student diverges: the examples with the largest KL and the only-student-wrong
     /// ones, with their texts and both models' answers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +133,8 @@ impl Report {
             gate: None,
             divergent_examples: None,
             histograms: None,
+            bootstrap: None,
+            calibration: None,
         }
     }
 

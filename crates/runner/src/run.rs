@@ -12,7 +12,7 @@ use distill_eval_model::{HubOptions, LoadOptions, Model, ModelSource};
 use crate::align;
 use crate::data::{load_file, load_parquet_files, select_split_files, DataOptions, Dataset};
 use crate::error::{Error, Result};
-use crate::evaluate::{evaluate, Origins};
+use crate::evaluate::{evaluate, extras, Extras, Origins};
 use crate::io::{read_logits, write_logits};
 use crate::pass::{run_model, PassOptions, PassOutput};
 use crate::report::{DatasetInfo, ExampleText, LogitInputs, ModelRun, Report, EXAMPLES_SHOWN};
@@ -85,6 +85,8 @@ pub struct ReportOptions {
     pub pass: PassOptions,
     /// Temperature, bins and thresholds.
     pub metrics: MetricsConfig,
+    /// Bootstrap and calibration.
+    pub extras: Extras,
 }
 
 /// A model's logits over a dataset, with its identity and timing.
@@ -200,6 +202,7 @@ pub fn student_report(
     student: &ModelLogits,
     data: &Dataset,
     metrics: &MetricsConfig,
+    more: &Extras,
 ) -> Result<Report> {
     let teacher_name = teacher
         .run
@@ -226,11 +229,21 @@ pub fn student_report(
         labels: data.source.clone(),
     };
     let evaluation = evaluate(&teacher.logits, &student_logits, &labels, metrics, &origins)?;
+    let (bootstrap, calibration) = extras(
+        &teacher.logits,
+        &student_logits,
+        &labels,
+        &evaluation,
+        metrics,
+        more,
+    )?;
     let mut report = Report::new(
         evaluation,
         teacher.labels.clone(),
         metrics.thresholds.clone(),
     );
+    report.bootstrap = bootstrap;
+    report.calibration = calibration;
     report.teacher_model = teacher.run.clone();
     report.student_model = Some(student.run.clone());
     if let Some(file) = &teacher.file {
@@ -286,7 +299,7 @@ pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
             (t, s)
         }
     };
-    let mut report = student_report(&teacher, &student, &data, &opts.metrics)?;
+    let mut report = student_report(&teacher, &student, &data, &opts.metrics, &opts.extras)?;
     report.dataset = Some(dataset_info(&opts.data, &data));
     Ok(report)
 }

@@ -6,7 +6,7 @@ use candle::Device;
 use distill_eval_metrics::MetricsConfig;
 
 use crate::error::Result;
-use crate::evaluate::{evaluate, Origins};
+use crate::evaluate::{evaluate, extras, Extras, Origins};
 use crate::io::{read_labels, read_logits};
 use crate::report::{LogitInputs, Report, EXAMPLES_SHOWN};
 
@@ -21,6 +21,8 @@ pub struct ScoreOptions {
     pub labels: PathBuf,
     /// Temperature, bins and verdict thresholds.
     pub metrics: MetricsConfig,
+    /// Bootstrap and calibration.
+    pub extras: Extras,
 }
 
 /// Reads the three files, evaluates on `device` and returns the report.
@@ -35,6 +37,14 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         labels: opts.labels.display().to_string(),
     };
     let evaluation = evaluate(&teacher, &student, &labels, &opts.metrics, &origins)?;
+    let (bootstrap, calibration) = extras(
+        &teacher,
+        &student,
+        &labels,
+        &evaluation,
+        &opts.metrics,
+        &opts.extras,
+    )?;
     let class_names = (0..evaluation.num_classes).map(|c| c.to_string()).collect();
     let mut report = Report::new(evaluation, class_names, opts.metrics.thresholds.clone());
     report.inputs = Some(LogitInputs {
@@ -42,6 +52,8 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         student_logits: opts.student_logits.clone(),
         labels: Some(opts.labels.display().to_string()),
     });
+    report.bootstrap = bootstrap;
+    report.calibration = calibration;
     report.attach_details(EXAMPLES_SHOWN);
     Ok(report)
 }

@@ -36,6 +36,8 @@ pub struct TrackOptions {
     pub pass: PassOptions,
     /// Temperature, bins and thresholds.
     pub metrics: MetricsConfig,
+    /// Bootstrap and calibration for each student.
+    pub extras: crate::evaluate::Extras,
 }
 
 /// One checkpoint's figures.
@@ -183,7 +185,7 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
             &opts.load,
             &opts.pass,
         )?;
-        let mut report = student_report(&teacher, &student, &data, &opts.metrics)?;
+        let mut report = student_report(&teacher, &student, &data, &opts.metrics, &opts.extras)?;
         report.dataset = Some(dataset_info(&opts.data, &data));
         let e = &report.evaluation;
         points.push(TrackPoint {

@@ -24,3 +24,26 @@ pub(crate) const CALIBRATION: [SideFigure; 4] = [
     ("NLL", |s| s.nll),
     ("Brier", |s| s.brier),
 ];
+
+/// The bootstrap intervals as (name, interval) rows, in the order every renderer shows them.
+pub(crate) fn intervals(
+    b: &distill_eval_metrics::Bootstrap,
+) -> Vec<(&'static str, distill_eval_metrics::Interval)> {
+    let mut rows = vec![
+        ("teacher accuracy", b.teacher_accuracy),
+        ("student accuracy", b.student_accuracy),
+    ];
+    if let Some(r) = b.accuracy_retention {
+        rows.push(("accuracy retention", r));
+    }
+    rows.push(("KL(teacher || student)", b.kl_divergence));
+    rows.push(("ECE gap (student - teacher)", b.ece_gap));
+    rows
+}
+
+/// The temperature-scaling rows: (model, fitted T, ECE before, after, NLL before, after).
+pub(crate) fn scaling(
+    c: &crate::evaluate::Calibrated,
+) -> [(&'static str, &distill_eval_metrics::TemperatureScaling); 2] {
+    [("teacher", &c.teacher), ("student", &c.student)]
+}

@@ -260,6 +260,34 @@ pub fn report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
     }
 
+    if let Some(b) = &r.bootstrap {
+        writeln!(
+            out,
+            "<h2>Is the difference real?</h2><p class=\"muted\">{:.0}% paired bootstrap intervals, {} resamples, seed {}.</p>",
+            100.0 * b.level,
+            int(b.resamples as u64),
+            b.seed
+        )?;
+        writeln!(
+            out,
+            "<table><tr><th class=\"l\"></th><th>estimate</th><th>interval</th></tr>"
+        )?;
+        for (name, i) in figures::intervals(b) {
+            writeln!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>[{}, {}]</td></tr>",
+                esc(name),
+                f4(i.estimate),
+                f4(i.lower),
+                f4(i.upper)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+        for line in &b.borderline {
+            writeln!(out, "<div class=\"warn\">Borderline: {}</div>", esc(line))?;
+        }
+    }
+
     // What was evaluated.
     if r.teacher_model.is_some() || r.student_model.is_some() {
         writeln!(out, "<h2>Models</h2><table><tr><th class=\"l\"></th><th class=\"l\">model</th><th class=\"l\">revision</th><th class=\"l\">architecture</th><th>parameters</th><th>speed</th><th class=\"l\">device</th></tr>")?;
@@ -323,6 +351,23 @@ pub fn report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     side_table(out, &figures::CALIBRATION, &e.teacher, &e.student)?;
+    if let Some(c) = &r.calibration {
+        writeln!(out, "<h3>Temperature scaling</h3><p>A temperature fitted by minimising NLL on one half of the data and measured on the other half (then the halves swap), so no figure comes from the data it was fitted to.</p>")?;
+        writeln!(out, "<table><tr><th class=\"l\"></th><th>fitted T</th><th>ECE before</th><th>ECE after</th><th>NLL before</th><th>NLL after</th></tr>")?;
+        for (who, s) in figures::scaling(c) {
+            writeln!(
+                out,
+                "<tr><td class=\"l\"><span class=\"{}\">{who}</span></td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                &who[..1],
+                s.temperature,
+                f4(s.ece_before),
+                f4(s.ece_after),
+                f4(s.nll_before),
+                f4(s.nll_after)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
 
     // Accuracy.
     writeln!(out, "<h2>Accuracy</h2>")?;

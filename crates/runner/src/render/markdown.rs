@@ -114,6 +114,42 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     out.write_all(t.markdown().as_bytes())?;
 
+    if let Some(c) = &report.calibration {
+        writeln!(
+            out,
+            "\nTemperature scaling (fitted on one half, measured on the other):\n"
+        )?;
+        let mut t = Table::new(
+            &[
+                "",
+                "fitted T",
+                "ECE before",
+                "ECE after",
+                "NLL before",
+                "NLL after",
+            ],
+            &[
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+            ],
+        );
+        for (who, s) in figures::scaling(c) {
+            t.row(vec![
+                who.into(),
+                format!("{:.3}", s.temperature),
+                f4(s.ece_before),
+                f4(s.ece_after),
+                f4(s.nll_before),
+                f4(s.nll_after),
+            ]);
+        }
+        out.write_all(t.markdown().as_bytes())?;
+    }
+
     writeln!(out, "\n### Divergence and ranking\n")?;
     let q = &e.kl_percentiles;
     let mut t = Table::new(&["", "value"], &[Align::Left, Align::Right]);
@@ -178,6 +214,30 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         pval(e.mcnemar.p_value),
         interpret::mcnemar(&e.mcnemar, er.only_student_wrong, er.only_teacher_wrong)
     )?;
+    if let Some(b) = &report.bootstrap {
+        writeln!(
+            out,
+            "\n### {:.0}% bootstrap intervals ({} resamples, seed {})\n",
+            100.0 * b.level,
+            int(b.resamples as u64),
+            b.seed
+        )?;
+        let mut t = Table::new(
+            &["", "estimate", "interval"],
+            &[Align::Left, Align::Right, Align::Left],
+        );
+        for (name, i) in figures::intervals(b) {
+            t.row(vec![
+                name.into(),
+                f4(i.estimate),
+                format!("[{}, {}]", f4(i.lower), f4(i.upper)),
+            ]);
+        }
+        out.write_all(t.markdown().as_bytes())?;
+        for line in &b.borderline {
+            writeln!(out, "\n> **Borderline:** {line}")?;
+        }
+    }
     if !e.warnings.is_empty() {
         writeln!(out)?;
         for w in &e.warnings {
