@@ -18,7 +18,7 @@ use distill_eval_runner::pass::PassOptions;
 use distill_eval_runner::render::{self, ColorChoice};
 use distill_eval_runner::report::Report;
 use distill_eval_runner::run::{
-    self as runs, DataSpec, LogitsOptions, ReportOptions, TeacherSource,
+    self as runs, DataSpec, LogitsOptions, ReportOptions, Setup, TeacherSource,
 };
 use distill_eval_runner::score::{score, ScoreOptions};
 use distill_eval_runner::track::{track, Track, TrackOptions};
@@ -313,13 +313,9 @@ impl TeacherArgs {
     }
 }
 
+/// What every evaluation command shares.
 #[derive(Debug, Args)]
-struct ReportArgs {
-    #[command(flatten)]
-    teacher: TeacherArgs,
-    /// Student: a local folder or a hub repo id[@revision].
-    #[arg(long, value_name = "M")]
-    student: Option<String>,
+struct EvalArgs {
     #[command(flatten)]
     data: DataArgs,
     #[command(flatten)]
@@ -334,6 +330,34 @@ struct ReportArgs {
     gates: GateArgs,
     #[command(flatten)]
     device: DeviceArgs,
+}
+
+impl EvalArgs {
+    /// The runner's setup for data at `source`, and the resolved device.
+    fn setup(&self, cli: &Cli, source: String) -> Result<(Setup, candle::Device)> {
+        let metrics = self.metrics.config()?;
+        let progress = show_progress(cli, json_to_stdout(&self.output));
+        let device = self.device.device.resolve()?;
+        let setup = Setup {
+            data: self.data.spec(source),
+            load: self.load.load(progress),
+            pass: self.load.pass(progress),
+            metrics,
+            extras: self.extras.extras(),
+        };
+        Ok((setup, device))
+    }
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    teacher: TeacherArgs,
+    /// Student: a local folder or a hub repo id[@revision].
+    #[arg(long, value_name = "M")]
+    student: Option<String>,
+    #[command(flatten)]
+    eval: EvalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -345,19 +369,7 @@ struct CompareArgs {
     #[arg(long, value_name = "M", required = true)]
     student: Vec<String>,
     #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    load: LoadArgs,
-    #[command(flatten)]
-    metrics: MetricArgs,
-    #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    extras: ExtraArgs,
-    #[command(flatten)]
-    gates: GateArgs,
-    #[command(flatten)]
-    device: DeviceArgs,
+    eval: EvalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -369,19 +381,7 @@ struct TrackArgs {
     #[arg(long, value_name = "DIR", required = true, num_args = 1..)]
     checkpoints: Vec<String>,
     #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    load: LoadArgs,
-    #[command(flatten)]
-    metrics: MetricArgs,
-    #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    extras: ExtraArgs,
-    #[command(flatten)]
-    gates: GateArgs,
-    #[command(flatten)]
-    device: DeviceArgs,
+    eval: EvalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -493,8 +493,8 @@ fn json_to_stdout(output: &OutputArgs) -> bool {
 }
 
 fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
-    let metrics = args.metrics.config()?;
-    let demo = !args.teacher.given() && args.student.is_none() && args.data.data.is_none();
+    let e = &args.eval;
+    let demo = !args.teacher.given() && args.student.is_none() && e.data.data.is_none();
     let (teacher, student, data) = if demo {
         (
             TeacherSource::Model(model_source(&bundled("teacher_bert"))?),
@@ -507,24 +507,19 @@ fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
             .student
             .as_deref()
             .context("no student given\nhint: pass --student MODEL (a folder or a hub repo id)")?;
-        (teacher, model_source(student)?, require_data(&args.data)?)
+        (teacher, model_source(student)?, require_data(&e.data)?)
     };
-    let progress = show_progress(cli, json_to_stdout(&args.output));
-    let device = args.device.device.resolve()?;
+    let (setup, device) = e.setup(cli, data)?;
     let mut report = runs::report(
         &ReportOptions {
             teacher,
             student,
-            data: args.data.spec(data),
-            load: args.load.load(progress),
-            pass: args.load.pass(progress),
-            metrics,
-            extras: args.extras.extras(),
+            setup,
         },
         &device,
     )?;
-    let failures = gate(&args.gates, &mut report);
-    emit(cli, &args.output, &report, &failures)
+    let failures = gate(&e.gates, &mut report);
+    emit(cli, &e.output, &report, &failures)
 }
 
 fn require_data(data: &DataArgs) -> Result<String> {
@@ -549,22 +544,17 @@ fn gate(args: &GateArgs, report: &mut Report) -> Vec<String> {
 }
 
 fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
-    let metrics = args.metrics.config()?;
+    let e = &args.eval;
     let students = expand_students(&args.student)?
         .iter()
         .map(|s| model_source(s))
         .collect::<Result<Vec<_>>>()?;
-    let progress = show_progress(cli, json_to_stdout(&args.output));
-    let device = args.device.device.resolve()?;
+    let (setup, device) = e.setup(cli, require_data(&e.data)?)?;
     let mut comparison = compare(
         &CompareOptions {
             teacher: args.teacher.source()?,
             students,
-            data: args.data.spec(require_data(&args.data)?),
-            load: args.load.load(progress),
-            pass: args.load.pass(progress),
-            metrics,
-            extras: args.extras.extras(),
+            setup,
         },
         &device,
     )?;
@@ -576,52 +566,47 @@ fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
         .zip(comparison.reports.iter_mut())
     {
         failures.extend(
-            gate(&args.gates, report)
+            gate(&e.gates, report)
                 .into_iter()
                 .map(|f| format!("{}: {f}", summary.id)),
         );
     }
-    if !args.gates.gates().is_empty() {
+    if !e.gates.gates().is_empty() {
         comparison.gate = Some(GateResult {
             passed: failures.is_empty(),
             failures: failures.clone(),
         });
     }
-    emit(cli, &args.output, &comparison, &failures)
+    emit(cli, &e.output, &comparison, &failures)
 }
 
 fn run_track(cli: &Cli, args: &TrackArgs) -> Result<ExitCode> {
-    let metrics = args.metrics.config()?;
-    let progress = show_progress(cli, json_to_stdout(&args.output));
-    let device = args.device.device.resolve()?;
+    let e = &args.eval;
+    let (setup, device) = e.setup(cli, require_data(&e.data)?)?;
     let mut tracked = track(
         &TrackOptions {
             teacher: args.teacher.source()?,
             checkpoints: args.checkpoints.clone(),
-            data: args.data.spec(require_data(&args.data)?),
-            load: args.load.load(progress),
-            pass: args.load.pass(progress),
-            metrics,
-            extras: args.extras.extras(),
+            setup,
         },
         &device,
     )?;
     // The gates judge the latest checkpoint: the one a pipeline would ship.
     let step = tracked.points.last().map_or(0, |p| p.step);
     let failures: Vec<String> = match tracked.reports.last_mut() {
-        Some(report) => gate(&args.gates, report)
+        Some(report) => gate(&e.gates, report)
             .into_iter()
             .map(|f| format!("step {step}: {f}"))
             .collect(),
         None => Vec::new(),
     };
-    if !args.gates.gates().is_empty() {
+    if !e.gates.gates().is_empty() {
         tracked.gate = Some(GateResult {
             passed: failures.is_empty(),
             failures: failures.clone(),
         });
     }
-    emit(cli, &args.output, &tracked, &failures)
+    emit(cli, &e.output, &tracked, &failures)
 }
 
 fn run_logits(cli: &Cli, args: &LogitsArgs) -> Result<ExitCode> {

@@ -1,12 +1,8 @@
 //! `compare`, `track` and the quality gates: exit codes 0 / 1 / 2 and what the JSON says.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::common::{assert_error, cmd, root, run, run_with, s};
-
-fn model(name: &str) -> PathBuf {
-    root().join("models").join(name)
-}
+use crate::common::{assert_error, cmd, copy_dir, model, root, run, run_with, s};
 
 fn jsonl() -> PathBuf {
     root().join("models/data/test.jsonl")
@@ -216,14 +212,6 @@ fn compare_marks_the_pareto_frontier_and_runs_the_teacher_once() {
         s(&jsonl()),
     ]);
     assert_error(&r, &["nothing-*"]);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for f in std::fs::read_dir(from).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
-    }
 }
 
 #[test]

@@ -1,12 +1,6 @@
 //! The HTML reports: self-contained, every section present, texts escaped.
 
-use std::path::PathBuf;
-
-use crate::common::{root, run, s};
-
-fn model(name: &str) -> PathBuf {
-    root().join("models").join(name)
-}
+use crate::common::{copy_dir, model, root, run, s};
 
 /// No script, no external resource: the file stands alone.
 fn assert_self_contained(html: &str) {
@@ -132,12 +126,7 @@ fn score_compare_and_track_write_html() {
 
     let ck = dir.path().join("run");
     for (step, name) in [(10, "bert_small"), (20, "roberta")] {
-        let to = ck.join(format!("checkpoint-{step}"));
-        std::fs::create_dir_all(&to).unwrap();
-        for f in std::fs::read_dir(model(name)).unwrap() {
-            let f = f.unwrap().path();
-            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
-        }
+        copy_dir(&model(name), &ck.join(format!("checkpoint-{step}")));
     }
     let pattern = format!("{}/checkpoint-*", ck.display());
     let r = run(&[

@@ -6,11 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{assert_error, close, cmd, root, run, run_with, s};
-
-fn model(name: &str) -> PathBuf {
-    root().join("models").join(name)
-}
+use crate::common::{assert_error, close, cmd, copy_dir, model, root, run, run_with, s};
 
 fn data(name: &str) -> PathBuf {
     root().join("models").join("data").join(name)
@@ -227,14 +223,9 @@ fn saved_teacher_logits_serve_many_students() {
 /// A hub cache in huggingface_hub's layout holding `org/name` at one snapshot.
 fn fake_cache(root_dir: &Path, repo: &str, from: &Path, sha: &str) {
     let repo_dir = root_dir.join(format!("models--{}", repo.replace('/', "--")));
-    let snap = repo_dir.join("snapshots").join(sha);
-    std::fs::create_dir_all(&snap).unwrap();
+    copy_dir(from, &repo_dir.join("snapshots").join(sha));
     std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
     std::fs::write(repo_dir.join("refs").join("main"), sha).unwrap();
-    for f in std::fs::read_dir(from).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, snap.join(f.file_name().unwrap())).unwrap();
-    }
 }
 
 #[test]
@@ -298,11 +289,7 @@ fn hub_ids_resolve_from_the_cache_offline() {
 /// Copies a bundled model into `dir/name` for breaking.
 fn copy_model(from: &str, dir: &Path, name: &str) -> PathBuf {
     let to = dir.join(name);
-    std::fs::create_dir_all(&to).unwrap();
-    for f in std::fs::read_dir(model(from)).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
-    }
+    copy_dir(&model(from), &to);
     to
 }
 

@@ -4,15 +4,14 @@
 use std::path::PathBuf;
 
 use candle::Device;
-use distill_eval_metrics::{MetricsConfig, Verdict};
-use distill_eval_model::{LoadOptions, ModelSource};
+use distill_eval_metrics::Verdict;
+use distill_eval_model::ModelSource;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::pass::PassOptions;
 use crate::report::{DatasetInfo, Report, SCHEMA_VERSION};
 use crate::run::{
-    dataset_info, model_logits, open_dataset, student_report, teacher_side, DataSpec, TeacherSource,
+    dataset_info, model_logits, open_dataset, student_report, teacher_for, Setup, TeacherSource,
 };
 
 /// What `compare` needs.
@@ -22,16 +21,8 @@ pub struct CompareOptions {
     pub teacher: TeacherSource,
     /// The students, in the order to show them.
     pub students: Vec<ModelSource>,
-    /// The labelled data.
-    pub data: DataSpec,
-    /// Dtype, hub access and truncation.
-    pub load: LoadOptions,
-    /// Batch size and progress.
-    pub pass: PassOptions,
-    /// Temperature, bins and thresholds.
-    pub metrics: MetricsConfig,
-    /// Bootstrap and calibration for each student.
-    pub extras: crate::evaluate::Extras,
+    /// Data, loading and metrics.
+    pub setup: Setup,
 }
 
 /// The teacher's side of a comparison.
@@ -150,41 +141,17 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
     if opts.students.is_empty() {
         return Err(Error::NoStudents);
     }
-    let data = open_dataset(&opts.data, &opts.load.hub)?;
-    let mut first_student = None;
-    let teacher = match &opts.teacher {
-        TeacherSource::Model(_) => teacher_side(
-            &opts.teacher,
-            &data,
-            device,
-            &opts.load,
-            &opts.pass,
-            Vec::new,
-        )?,
-        TeacherSource::Logits { .. } => {
-            let s = model_logits(
-                &opts.students[0],
-                "student",
-                &data,
-                device,
-                &opts.load,
-                &opts.pass,
-            )?;
-            let names = s.labels.clone();
-            first_student = Some(s);
-            teacher_side(&opts.teacher, &data, device, &opts.load, &opts.pass, || {
-                names
-            })?
-        }
-    };
+    let setup = &opts.setup;
+    let data = open_dataset(&setup.data, &setup.load.hub)?;
+    let (teacher, mut ran) = teacher_for(&opts.teacher, &opts.students[0], &data, device, setup)?;
     let mut reports = Vec::with_capacity(opts.students.len());
-    for (i, src) in opts.students.iter().enumerate() {
-        let student = match (i, first_student.take()) {
-            (0, Some(s)) => s,
-            _ => model_logits(src, "student", &data, device, &opts.load, &opts.pass)?,
+    for src in &opts.students {
+        let student = match ran.take() {
+            Some(s) => s,
+            None => model_logits(src, "student", &data, device, &setup.load, &setup.pass)?,
         };
-        let mut report = student_report(&teacher, &student, &data, &opts.metrics, &opts.extras)?;
-        report.dataset = Some(dataset_info(&opts.data, &data));
+        let mut report = student_report(&teacher, &student, &data, &setup.metrics, &setup.extras)?;
+        report.dataset = Some(dataset_info(&setup.data, &data));
         reports.push(report);
     }
     let points: Vec<(f64, f64)> = reports
@@ -232,10 +199,10 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
     };
     Ok(Comparison {
         schema_version: SCHEMA_VERSION,
-        temperature: opts.metrics.temperature,
+        temperature: setup.metrics.temperature,
         teacher: teacher_summary,
         students,
-        dataset: dataset_info(&opts.data, &data),
+        dataset: dataset_info(&setup.data, &data),
         reports,
         gate: None,
     })

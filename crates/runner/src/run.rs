@@ -70,13 +70,9 @@ pub enum TeacherSource {
     },
 }
 
-/// Everything `report` needs.
+/// What every evaluation command shares: the data, how models load and run, and what to compute.
 #[derive(Debug, Clone)]
-pub struct ReportOptions {
-    /// The teacher checkpoint or its saved logits.
-    pub teacher: TeacherSource,
-    /// The student checkpoint.
-    pub student: ModelSource,
+pub struct Setup {
     /// The labelled data.
     pub data: DataSpec,
     /// Dtype, hub access and truncation.
@@ -87,6 +83,17 @@ pub struct ReportOptions {
     pub metrics: MetricsConfig,
     /// Bootstrap and calibration.
     pub extras: Extras,
+}
+
+/// Everything `report` needs.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The teacher checkpoint or its saved logits.
+    pub teacher: TeacherSource,
+    /// The student checkpoint.
+    pub student: ModelSource,
+    /// Data, loading and metrics.
+    pub setup: Setup,
 }
 
 /// A model's logits over a dataset, with its identity and timing.
@@ -258,49 +265,48 @@ pub fn student_report(
     Ok(report)
 }
 
-/// `distill-eval report`: the teacher (or its saved logits) and the student over the data.
-pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
-    let data = open_dataset(&opts.data, &opts.load.hub)?;
-    // The student runs first when the teacher is a file, so the file's classes can default to
-    // the student's order; otherwise the teacher runs first, as in the report.
-    let (teacher, student) = match &opts.teacher {
+/// The teacher side and, when the teacher is a logits file, the pass of `first` (a student run
+/// before the teacher so that the file's classes can default to its label order). A teacher
+/// model runs first and `None` is returned: the caller runs its students in order.
+pub fn teacher_for(
+    teacher: &TeacherSource,
+    first: &ModelSource,
+    data: &Dataset,
+    device: &Device,
+    setup: &Setup,
+) -> Result<(TeacherSide, Option<ModelLogits>)> {
+    match teacher {
         TeacherSource::Model(_) => {
-            let t = teacher_side(
-                &opts.teacher,
-                &data,
-                device,
-                &opts.load,
-                &opts.pass,
-                Vec::new,
-            )?;
-            let s = model_logits(
-                &opts.student,
-                "student",
-                &data,
-                device,
-                &opts.load,
-                &opts.pass,
-            )?;
-            (t, s)
+            let t = teacher_side(teacher, data, device, &setup.load, &setup.pass, Vec::new)?;
+            Ok((t, None))
         }
         TeacherSource::Logits { .. } => {
-            let s = model_logits(
-                &opts.student,
-                "student",
-                &data,
-                device,
-                &opts.load,
-                &opts.pass,
-            )?;
+            let s = model_logits(first, "student", data, device, &setup.load, &setup.pass)?;
             let names = s.labels.clone();
-            let t = teacher_side(&opts.teacher, &data, device, &opts.load, &opts.pass, || {
-                names
-            })?;
-            (t, s)
+            let t = teacher_side(teacher, data, device, &setup.load, &setup.pass, || names)?;
+            Ok((t, Some(s)))
         }
+    }
+}
+
+/// `distill-eval report`: the teacher (or its saved logits) and the student over the data.
+pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
+    let setup = &opts.setup;
+    let data = open_dataset(&setup.data, &setup.load.hub)?;
+    let (teacher, ran) = teacher_for(&opts.teacher, &opts.student, &data, device, setup)?;
+    let student = match ran {
+        Some(s) => s,
+        None => model_logits(
+            &opts.student,
+            "student",
+            &data,
+            device,
+            &setup.load,
+            &setup.pass,
+        )?,
     };
-    let mut report = student_report(&teacher, &student, &data, &opts.metrics, &opts.extras)?;
-    report.dataset = Some(dataset_info(&opts.data, &data));
+    let mut report = student_report(&teacher, &student, &data, &setup.metrics, &setup.extras)?;
+    report.dataset = Some(dataset_info(&setup.data, &data));
     Ok(report)
 }
 

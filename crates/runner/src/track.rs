@@ -4,16 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use candle::Device;
-use distill_eval_metrics::{MetricsConfig, Verdict};
-use distill_eval_model::{LoadOptions, ModelSource};
+use distill_eval_metrics::Verdict;
+use distill_eval_model::ModelSource;
 use serde::Serialize;
 
 use crate::compare::TeacherSummary;
 use crate::error::{Error, Result};
-use crate::pass::PassOptions;
 use crate::report::{DatasetInfo, Report, SCHEMA_VERSION};
 use crate::run::{
-    dataset_info, model_logits, open_dataset, student_report, teacher_side, DataSpec, TeacherSource,
+    dataset_info, model_logits, open_dataset, student_report, teacher_for, Setup, TeacherSource,
 };
 
 /// Accuracy gains below this (absolute) count as stalling.
@@ -28,16 +27,8 @@ pub struct TrackOptions {
     pub teacher: TeacherSource,
     /// Checkpoint folders or patterns such as `out/checkpoint-*`.
     pub checkpoints: Vec<String>,
-    /// The labelled data.
-    pub data: DataSpec,
-    /// Dtype, hub access and truncation.
-    pub load: LoadOptions,
-    /// Batch size and progress.
-    pub pass: PassOptions,
-    /// Temperature, bins and thresholds.
-    pub metrics: MetricsConfig,
-    /// Bootstrap and calibration for each student.
-    pub extras: crate::evaluate::Extras,
+    /// Data, loading and metrics.
+    pub setup: Setup,
 }
 
 /// One checkpoint's figures.
@@ -162,31 +153,23 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
     if checkpoints.is_empty() {
         return Err(Error::NoStudents);
     }
-    let data = open_dataset(&opts.data, &opts.load.hub)?;
-    let teacher = teacher_side(&opts.teacher, &data, device, &opts.load, &opts.pass, || {
-        // Saved teacher logits without class names follow the first checkpoint's order.
-        distill_eval_model::load(
-            &ModelSource::Local(checkpoints[0].1.clone()),
-            device,
-            &opts.load,
-        )
-        .map(|m| m.labels().to_vec())
-        .unwrap_or_default()
-    })?;
+    let setup = &opts.setup;
+    let data = open_dataset(&setup.data, &setup.load.hub)?;
+    let sources: Vec<ModelSource> = checkpoints
+        .iter()
+        .map(|(_, path)| ModelSource::Local(path.clone()))
+        .collect();
+    let (teacher, mut ran) = teacher_for(&opts.teacher, &sources[0], &data, device, setup)?;
     let mut reports = Vec::with_capacity(checkpoints.len());
     let mut points = Vec::with_capacity(checkpoints.len());
-    for (step, path) in &checkpoints {
-        let src = ModelSource::Local(path.clone());
-        let student = model_logits(
-            &src,
-            &format!("step {step}"),
-            &data,
-            device,
-            &opts.load,
-            &opts.pass,
-        )?;
-        let mut report = student_report(&teacher, &student, &data, &opts.metrics, &opts.extras)?;
-        report.dataset = Some(dataset_info(&opts.data, &data));
+    for ((step, path), src) in checkpoints.iter().zip(&sources) {
+        let role = format!("step {step}");
+        let student = match ran.take() {
+            Some(s) => s,
+            None => model_logits(src, &role, &data, device, &setup.load, &setup.pass)?,
+        };
+        let mut report = student_report(&teacher, &student, &data, &setup.metrics, &setup.extras)?;
+        report.dataset = Some(dataset_info(&setup.data, &data));
         let e = &report.evaluation;
         points.push(TrackPoint {
             step: *step,
@@ -227,7 +210,7 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
         flags: flags(&points),
         best_step,
         points,
-        dataset: dataset_info(&opts.data, &data),
+        dataset: dataset_info(&setup.data, &data),
         reports,
         gate: None,
     })

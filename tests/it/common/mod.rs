@@ -88,3 +88,17 @@ pub(crate) fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// Copies the files of folder `from` into `to` (created).
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+    }
+}
+
+/// A bundled checkpoint folder.
+pub(crate) fn model(name: &str) -> PathBuf {
+    root().join("models").join(name)
+}

@@ -3,6 +3,9 @@
 
 use distill_eval_metrics::SideMetrics;
 
+use super::fmt::f4;
+use super::table::{Align, Table};
+
 /// A labelled per-model figure.
 pub(crate) type SideFigure = (&'static str, fn(&SideMetrics) -> f64);
 
@@ -41,9 +44,58 @@ pub(crate) fn intervals(
     rows
 }
 
-/// The temperature-scaling rows: (model, fitted T, ECE before, after, NLL before, after).
+/// The bootstrap intervals as a table (terminal and Markdown).
+pub(crate) fn intervals_table(b: &distill_eval_metrics::Bootstrap) -> Table {
+    let mut t = Table::new(
+        &["", "estimate", "interval"],
+        &[Align::Left, Align::Right, Align::Left],
+    );
+    for (name, i) in intervals(b) {
+        t.row(vec![
+            name.into(),
+            f4(i.estimate),
+            format!("[{}, {}]", f4(i.lower), f4(i.upper)),
+        ]);
+    }
+    t
+}
+
+/// Both models' temperature scaling, teacher first.
 pub(crate) fn scaling(
     c: &crate::evaluate::Calibrated,
 ) -> [(&'static str, &distill_eval_metrics::TemperatureScaling); 2] {
     [("teacher", &c.teacher), ("student", &c.student)]
+}
+
+/// Temperature scaling as a table (terminal and Markdown).
+pub(crate) fn scaling_table(c: &crate::evaluate::Calibrated) -> Table {
+    let mut t = Table::new(
+        &[
+            "",
+            "fitted T",
+            "ECE before",
+            "ECE after",
+            "NLL before",
+            "NLL after",
+        ],
+        &[
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+        ],
+    );
+    for (who, s) in scaling(c) {
+        t.row(vec![
+            who.into(),
+            format!("{:.3}", s.temperature),
+            f4(s.ece_before),
+            f4(s.ece_after),
+            f4(s.nll_before),
+            f4(s.nll_after),
+        ]);
+    }
+    t
 }

@@ -119,35 +119,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             out,
             "\nTemperature scaling (fitted on one half, measured on the other):\n"
         )?;
-        let mut t = Table::new(
-            &[
-                "",
-                "fitted T",
-                "ECE before",
-                "ECE after",
-                "NLL before",
-                "NLL after",
-            ],
-            &[
-                Align::Left,
-                Align::Right,
-                Align::Right,
-                Align::Right,
-                Align::Right,
-                Align::Right,
-            ],
-        );
-        for (who, s) in figures::scaling(c) {
-            t.row(vec![
-                who.into(),
-                format!("{:.3}", s.temperature),
-                f4(s.ece_before),
-                f4(s.ece_after),
-                f4(s.nll_before),
-                f4(s.nll_after),
-            ]);
-        }
-        out.write_all(t.markdown().as_bytes())?;
+        out.write_all(figures::scaling_table(c).markdown().as_bytes())?;
     }
 
     writeln!(out, "\n### Divergence and ranking\n")?;
@@ -222,18 +194,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             int(b.resamples as u64),
             b.seed
         )?;
-        let mut t = Table::new(
-            &["", "estimate", "interval"],
-            &[Align::Left, Align::Right, Align::Left],
-        );
-        for (name, i) in figures::intervals(b) {
-            t.row(vec![
-                name.into(),
-                f4(i.estimate),
-                format!("[{}, {}]", f4(i.lower), f4(i.upper)),
-            ]);
-        }
-        out.write_all(t.markdown().as_bytes())?;
+        out.write_all(figures::intervals_table(b).markdown().as_bytes())?;
         for line in &b.borderline {
             writeln!(out, "\n> **Borderline:** {line}")?;
         }

@@ -257,28 +257,7 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &TextOptions) -> io::R
             out,
             "\n   Temperature scaling (fitted on one half, measured on the other, then swapped):"
         )?;
-        let mut t = Table::new(
-            &["", "fitted T", "ECE before", "after", "NLL before", "after"],
-            &[
-                Align::Left,
-                Align::Right,
-                Align::Right,
-                Align::Right,
-                Align::Right,
-                Align::Right,
-            ],
-        );
-        for (who, s) in figures::scaling(c) {
-            t.row(vec![
-                who.into(),
-                format!("{:.3}", s.temperature),
-                f4(s.ece_before),
-                f4(s.ece_after),
-                f4(s.nll_before),
-                f4(s.nll_after),
-            ]);
-        }
-        out.write_all(t.text("   ").as_bytes())?;
+        out.write_all(figures::scaling_table(c).text("   ").as_bytes())?;
     }
 
     // 5. Error analysis
@@ -333,18 +312,7 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &TextOptions) -> io::R
             int(b.resamples as u64),
             b.seed
         )?;
-        let mut t = Table::new(
-            &["", "estimate", "interval"],
-            &[Align::Left, Align::Right, Align::Left],
-        );
-        for (name, i) in figures::intervals(b) {
-            t.row(vec![
-                name.into(),
-                f4(i.estimate),
-                format!("[{}, {}]", f4(i.lower), f4(i.upper)),
-            ]);
-        }
-        out.write_all(t.text("   ").as_bytes())?;
+        out.write_all(figures::intervals_table(b).text("   ").as_bytes())?;
         for line in &b.borderline {
             writeln!(out, "   {}", p.warn(&format!("BORDERLINE: {line}")))?;
         }
