@@ -112,6 +112,7 @@ fn report_reproduces_the_references_from_jsonl_and_csv() {
             let got = r.json();
             assert_report_matches(&got, &expected(student), &format!("{student} on {file}"));
             assert_eq!(got["dataset"]["rows"], 503);
+            assert!(got["dataset"]["split"].is_null(), "a file has no split");
             assert_eq!(got["student_model"]["dtype"], "f32");
             assert!(
                 got["student_model"]["examples_per_second"]

@@ -69,11 +69,13 @@ pub fn run_model(
         })
         .collect();
     let encoded = model.encode(&inputs)?;
+    tracing::debug!(seconds = start.elapsed().as_secs_f64(), "tokenized");
     let order = length_order(&encoded);
     let bar = progress_bar(rows.len(), role, &model.info.id, opts.progress);
-    let batch_size = opts.batch_size.max(1);
-    let mut chunks = Vec::with_capacity(order.len().div_ceil(batch_size));
-    for idx in order.chunks(batch_size) {
+    let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
+    let groups = batches(&order, &lens, opts.batch_size.max(1));
+    let mut chunks = Vec::with_capacity(groups.len());
+    for idx in groups.iter().map(|r| &order[r.clone()]) {
         let items: Vec<&Encoded> = idx.iter().map(|&i| &encoded[i]).collect();
         let batch = model.batch(&items)?;
         let logits = model.forward(&batch)?.to_dtype(DType::F32)?; // (b, C)
@@ -107,6 +109,28 @@ fn length_order(encoded: &[Encoded]) -> Vec<usize> {
     order
 }
 
+/// Splits length-sorted `order` into batches of at most `batch_size` examples, starting a new
+/// batch early when padding to the newest (longest) example would make more than half of the
+/// batch's tokens padding: one long outlier then runs alone instead of padding 63 short texts
+/// to its length.
+fn batches(order: &[usize], lens: &[usize], batch_size: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut tokens) = (0, 0usize);
+    for (pos, &i) in order.iter().enumerate() {
+        let (count, len) = (pos - start, lens[i].max(1));
+        let wasteful = count > 0 && (count + 1) * len > 2 * (tokens + len);
+        if count == batch_size || wasteful {
+            out.push(start..pos);
+            (start, tokens) = (pos, 0);
+        }
+        tokens += len;
+    }
+    if start < order.len() {
+        out.push(start..order.len());
+    }
+    out
+}
+
 fn progress_bar(len: usize, role: &str, id: &str, show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
@@ -124,6 +148,22 @@ fn progress_bar(len: usize, role: &str, id: &str, show: bool) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_full_unless_padding_would_dominate() {
+        // Uniform lengths: full batches.
+        let lens = vec![10; 10];
+        let order: Vec<usize> = (0..10).collect();
+        assert_eq!(batches(&order, &lens, 4), vec![0..4, 4..8, 8..10]);
+        // Seven short texts and one very long one: the long one runs alone.
+        let lens = vec![10, 11, 11, 12, 12, 13, 14, 128];
+        let order: Vec<usize> = (0..8).collect();
+        assert_eq!(batches(&order, &lens, 64), vec![0..7, 7..8]);
+        // Moderate growth stays in one batch.
+        let lens = vec![10, 12, 14, 16, 18, 20];
+        assert_eq!(batches(&(0..6).collect::<Vec<_>>(), &lens, 64), vec![0..6]);
+        assert!(batches(&[], &[], 8).is_empty());
+    }
 
     #[test]
     fn length_order_is_stable() {

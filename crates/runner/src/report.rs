@@ -80,8 +80,7 @@ pub struct DatasetInfo {
     /// The hub subset, when one was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subset: Option<String>,
-    /// The hub split, when one was read.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The hub split, when one was read (`null` for a file).
     pub split: Option<String>,
     /// Rows evaluated.
     pub rows: usize,
