@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 
 use candle::Device;
-use distill_eval_metrics::Verdict;
+use distill_eval_metrics::{Evaluation, Verdict};
 use distill_eval_model::ModelSource;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::report::{DatasetInfo, Report, SCHEMA_VERSION};
 use crate::run::{
-    dataset_info, model_logits, open_dataset, student_report, teacher_for, Setup, TeacherSource,
+    dataset_info, model_logits, open_dataset, student_report, teacher_for, Setup, TeacherSide,
+    TeacherSource,
 };
 
 /// What `compare` needs.
@@ -40,6 +41,24 @@ pub struct TeacherSummary {
     pub parameters: Option<usize>,
     /// Throughput, when a model was run.
     pub examples_per_second: Option<f64>,
+}
+
+impl TeacherSummary {
+    /// The teacher's figures from one of its evaluations (they are the same in every one).
+    pub fn new(teacher: &TeacherSide, e: &Evaluation) -> Self {
+        let run = teacher.run.as_ref();
+        TeacherSummary {
+            id: run
+                .map(|r| r.info.id.clone())
+                .or_else(|| teacher.file.clone())
+                .unwrap_or_default(),
+            accuracy: e.teacher.accuracy,
+            f1: e.teacher.f1,
+            ece: e.teacher.ece,
+            parameters: run.map(|r| r.info.parameters),
+            examples_per_second: run.map(|r| r.examples_per_second),
+        }
+    }
 }
 
 /// One student's row.
@@ -182,21 +201,7 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
             }
         })
         .collect();
-    let first = &reports[0];
-    let e = &first.evaluation;
-    let teacher_summary = TeacherSummary {
-        id: teacher
-            .run
-            .as_ref()
-            .map(|r| r.info.id.clone())
-            .or_else(|| teacher.file.clone())
-            .unwrap_or_default(),
-        accuracy: e.teacher.accuracy,
-        f1: e.teacher.f1,
-        ece: e.teacher.ece,
-        parameters: teacher.run.as_ref().map(|r| r.info.parameters),
-        examples_per_second: teacher.run.as_ref().map(|r| r.examples_per_second),
-    };
+    let teacher_summary = TeacherSummary::new(&teacher, &reports[0].evaluation);
     Ok(Comparison {
         schema_version: SCHEMA_VERSION,
         temperature: setup.metrics.temperature,

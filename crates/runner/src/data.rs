@@ -403,6 +403,36 @@ fn bad_value(
     }
 }
 
+/// Helpers shared by the format modules' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::{Path, PathBuf};
+
+    use super::{load_file, DataOptions};
+
+    /// The tests' result type.
+    pub(crate) type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// Writes `content` to `dir/name`.
+    pub(crate) fn file(
+        dir: &tempfile::TempDir,
+        name: &str,
+        content: &str,
+    ) -> std::io::Result<PathBuf> {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content)?;
+        Ok(path)
+    }
+
+    /// The message of loading `path`, which must fail.
+    pub(crate) fn load_err(path: &Path) -> String {
+        match load_file(path, &DataOptions::default()) {
+            Ok(data) => panic!("expected an error, read {} rows", data.rows.len()),
+            Err(err) => err.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,22 +191,9 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
                 .then(b.kl_divergence.total_cmp(&a.kl_divergence))
         })
         .map_or(0, |p| p.step);
-    let e = &reports[0].evaluation;
     Ok(Track {
         schema_version: SCHEMA_VERSION,
-        teacher: TeacherSummary {
-            id: teacher
-                .run
-                .as_ref()
-                .map(|r| r.info.id.clone())
-                .or_else(|| teacher.file.clone())
-                .unwrap_or_default(),
-            accuracy: e.teacher.accuracy,
-            f1: e.teacher.f1,
-            ece: e.teacher.ece,
-            parameters: teacher.run.as_ref().map(|r| r.info.parameters),
-            examples_per_second: teacher.run.as_ref().map(|r| r.examples_per_second),
-        },
+        teacher: TeacherSummary::new(&teacher, &reports[0].evaluation),
         flags: flags(&points),
         best_step,
         points,

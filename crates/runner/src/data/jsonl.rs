@@ -169,24 +169,9 @@ fn describe(value: Option<&Value>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::super::{load_file, DataFormat, DataOptions, Label};
 
-    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
-
-    fn file(dir: &tempfile::TempDir, name: &str, content: &str) -> std::io::Result<PathBuf> {
-        let path = dir.path().join(name);
-        std::fs::write(&path, content)?;
-        Ok(path)
-    }
-
-    fn load_err(path: &std::path::Path) -> String {
-        match load_file(path, &DataOptions::default()) {
-            Ok(data) => panic!("expected an error, read {} rows", data.rows.len()),
-            Err(err) => err.to_string(),
-        }
-    }
+    use super::super::testing::{file, load_err, TestResult};
 
     #[test]
     fn reads_objects_with_ids_and_names() -> TestResult {
