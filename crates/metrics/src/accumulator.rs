@@ -144,6 +144,8 @@ impl Accumulator {
         let (s_conf, s_pred) = probs::confidence_and_prediction(&student, t)?;
         let lt = probs::log_probs(teacher, t, precise)?; // (b, C)
         let ls = probs::log_probs(&student, t, precise)?; // (b, C)
+        let (pt, ps) = (lt.exp()?, ls.exp()?); // (b, C)
+        let div = probs::divergences(&lt, &ls, &pt, &ps)?;
         self.batches.push(BatchVectors {
             labels: labels.to_dtype(DType::I64)?,
             t_conf,
@@ -152,11 +154,11 @@ impl Accumulator {
             s_pred,
             t_nll: probs::nll_per_example(&lt, &gather_labels)?,
             s_nll: probs::nll_per_example(&ls, &gather_labels)?,
-            t_brier: probs::brier_per_example(&lt, &gather_labels)?,
-            s_brier: probs::brier_per_example(&ls, &gather_labels)?,
-            kl: probs::kl_per_example(&lt, &ls)?,
-            reverse_kl: probs::kl_per_example(&ls, &lt)?,
-            js: probs::js_per_example(&lt, &ls)?,
+            t_brier: probs::brier_per_example(&pt, &gather_labels)?,
+            s_brier: probs::brier_per_example(&ps, &gather_labels)?,
+            kl: div.kl,
+            reverse_kl: div.reverse_kl,
+            js: div.js,
             t_finite: probs::finite_flags(teacher, precise)?,
             s_finite: probs::finite_flags(&student, precise)?,
         });

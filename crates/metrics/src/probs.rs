@@ -66,22 +66,35 @@ pub fn log_probs(logits: &Tensor, temperature: f64, dtype: DType) -> Result<Tens
     Ok(candle_nn::ops::log_softmax(&z, D::Minus1)?)
 }
 
-/// `KL(p || q)` per row from log-probabilities: `sum_c p_c (log p_c - log q_c)`.
-pub fn kl_per_example(log_p: &Tensor, log_q: &Tensor) -> Result<Tensor> {
-    Ok((log_p.exp()? * (log_p - log_q)?)?.sum(D::Minus1)?)
+/// Per-row divergences between two distributions given as log-probabilities.
+#[derive(Debug)]
+pub struct Divergences {
+    /// `KL(p || q) = sum_c p_c (log p_c - log q_c)`, `(b)`.
+    pub kl: Tensor,
+    /// `KL(q || p)`, `(b)`.
+    pub reverse_kl: Tensor,
+    /// Jensen-Shannon divergence (natural log, at most ln 2), `(b)`.
+    pub js: Tensor,
 }
 
-/// Jensen-Shannon divergence per row (natural log, at most ln 2) from log-probabilities.
+/// KL both ways and Jensen-Shannon per row, from log-probabilities `log_p`, `log_q` and their
+/// probabilities `p`, `q` (passed in so each exponential is computed once per batch).
 ///
-/// `log m = logaddexp(log p, log q) - ln 2` stays finite where both probabilities underflow, so
-/// no `0 * log 0` term appears.
-pub fn js_per_example(log_p: &Tensor, log_q: &Tensor) -> Result<Tensor> {
-    let hi = log_p.maximum(log_q)?;
-    let lo = log_p.minimum(log_q)?;
-    let log_m = ((&hi + ((lo - &hi)?.exp()? + 1.0)?.log()?)? - std::f64::consts::LN_2)?;
-    let kl_pm = (log_p.exp()? * (log_p - &log_m)?)?.sum(D::Minus1)?;
-    let kl_qm = (log_q.exp()? * (log_q - &log_m)?)?.sum(D::Minus1)?;
-    Ok(((kl_pm + kl_qm)? * 0.5)?)
+/// KL is `sum p (log p - log q)`, never `log(softmax)`. For JS, `log m` is taken of
+/// `max(m, f64::MIN_POSITIVE)`: `m` only underflows where both probabilities are 0, whose terms
+/// are 0 anyway, so no `0 * log 0` NaN appears.
+pub fn divergences(log_p: &Tensor, log_q: &Tensor, p: &Tensor, q: &Tensor) -> Result<Divergences> {
+    let d = (log_p - log_q)?; // (b, C)
+    let kl = (p * &d)?.sum(D::Minus1)?;
+    let reverse_kl = (q * &d)?.sum(D::Minus1)?.neg()?;
+    let log_m = ((p + q)? * 0.5)?.maximum(f64::MIN_POSITIVE)?.log()?; // (b, C)
+    let kl_pm = (p * (log_p - &log_m)?)?.sum(D::Minus1)?;
+    let kl_qm = (q * (log_q - &log_m)?)?.sum(D::Minus1)?;
+    Ok(Divergences {
+        kl,
+        reverse_kl,
+        js: ((kl_pm + kl_qm)? * 0.5)?,
+    })
 }
 
 /// Negative log-likelihood of the true class per row; `labels` is `(b)` u32 in range.
@@ -90,9 +103,9 @@ pub fn nll_per_example(log_p: &Tensor, labels: &Tensor) -> Result<Tensor> {
     Ok(picked.squeeze(1)?.neg()?)
 }
 
-/// Brier score per row, `sum_c (p_c - 1[c = label])^2 = sum p^2 - 2 p_label + 1`.
-pub fn brier_per_example(log_p: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let p = log_p.exp()?; // (b, C)
+/// Brier score per row from probabilities `p`,
+/// `sum_c (p_c - 1[c = label])^2 = sum p^2 - 2 p_label + 1`.
+pub fn brier_per_example(p: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let sq = p.sqr()?.sum(D::Minus1)?; // (b)
     let p_label = p.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?; // (b)
     Ok(((sq - (p_label * 2.0)?)? + 1.0)?)
@@ -140,13 +153,15 @@ mod tests {
         let lt = log_probs(&t(&[&[0.0, 0.0]]), 1.0, DType::F64).unwrap();
         let ls = log_probs(&t(&[&[0.0, 3.0f32.ln()]]), 1.0, DType::F64).unwrap();
         // p = [1/2, 1/2], q = [1/4, 3/4]: KL(p||q) = 1/2 ln 2 + 1/2 ln(2/3) = 0.1438
-        let kl = kl_per_example(&lt, &ls).unwrap().to_vec1::<f64>().unwrap()[0];
+        let (pt, ps) = (lt.exp().unwrap(), ls.exp().unwrap());
+        let d = divergences(&lt, &ls, &pt, &ps).unwrap();
+        let kl = d.kl.to_vec1::<f64>().unwrap()[0];
         assert!((kl - 0.1438).abs() < 1e-4, "{kl}");
         // KL(q||p) = 1/4 ln(1/2) + 3/4 ln(3/2) = 0.1308
-        let rkl = kl_per_example(&ls, &lt).unwrap().to_vec1::<f64>().unwrap()[0];
+        let rkl = d.reverse_kl.to_vec1::<f64>().unwrap()[0];
         assert!((rkl - 0.1308).abs() < 1e-4, "{rkl}");
         // m = [3/8, 5/8]: JS = 1/2 (1/2 ln(4/3) + 1/2 ln(4/5)) + 1/2 (1/4 ln(2/3) + 3/4 ln(6/5)) = 0.0338
-        let js = js_per_example(&lt, &ls).unwrap().to_vec1::<f64>().unwrap()[0];
+        let js = d.js.to_vec1::<f64>().unwrap()[0];
         assert!((js - 0.0338).abs() < 1e-4, "{js}");
         let labels = Tensor::new(&[1u32], &Device::Cpu).unwrap();
         // -ln(3/4) = 0.2877
@@ -156,7 +171,7 @@ mod tests {
             .unwrap()[0];
         assert!((nll - 0.2877).abs() < 1e-4);
         // (1/4)^2 + (3/4 - 1)^2 = 1/8
-        let brier = brier_per_example(&ls, &labels)
+        let brier = brier_per_example(&ps, &labels)
             .unwrap()
             .to_vec1::<f64>()
             .unwrap()[0];
@@ -167,7 +182,12 @@ mod tests {
     fn js_stays_finite_when_probabilities_underflow() {
         let lt = log_probs(&t(&[&[0.0, -2000.0, -3000.0]]), 1.0, DType::F64).unwrap();
         let ls = log_probs(&t(&[&[-1000.0, 0.0, -3000.0]]), 1.0, DType::F64).unwrap();
-        let js = js_per_example(&lt, &ls).unwrap().to_vec1::<f64>().unwrap()[0];
+        let (pt, ps) = (lt.exp().unwrap(), ls.exp().unwrap());
+        let js = divergences(&lt, &ls, &pt, &ps)
+            .unwrap()
+            .js
+            .to_vec1::<f64>()
+            .unwrap()[0];
         assert!((js - std::f64::consts::LN_2).abs() < 1e-12, "{js}");
     }
 
