@@ -21,10 +21,24 @@ fn main() -> ExitCode {
             }
             let mut stderr = std::io::stderr().lock();
             // NOTE: the one place the binary prints an error; everything else returns it.
-            let _ = writeln!(stderr, "distill-eval: {err:#}");
+            let _ = writeln!(stderr, "distill-eval: {}", message(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each cause only when the messages before it do not already say it
+/// (our errors name their source in their own message).
+fn message(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg
 }
 
 /// A closed pipe (`distill-eval score ... | head`) is not an error (ripgrep `main.rs`).
