@@ -538,3 +538,48 @@ fn hub_datasets_read_their_parquet_split_from_the_cache() {
     let r = report("train");
     assert_error(&r, &["train", "test", "validation"]);
 }
+
+#[test]
+fn text_pairs_are_detected_and_encoded_as_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nli.jsonl");
+    let mut rows = String::new();
+    for (p, h, l) in [
+        (
+            "The acting looked rather tedious to me",
+            "The film was bad",
+            "neg",
+        ),
+        (
+            "The script is quite standard despite the hype!",
+            "It was fine",
+            "neu",
+        ),
+        ("The ending was delightful", "I loved it", "pos"),
+    ] {
+        rows.push_str(
+            &serde_json::json!({ "premise": p, "hypothesis": h, "label": l }).to_string(),
+        );
+        rows.push('\n');
+    }
+    std::fs::write(&data, rows).unwrap();
+    let r = run(&[
+        "report",
+        "--teacher",
+        s(&model("teacher_bert")),
+        "--student",
+        s(&model("distilbert")),
+        "--data",
+        s(&data),
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["dataset"]["text_field"], "premise");
+    assert_eq!(v["dataset"]["text_pair_field"], "hypothesis");
+    assert_eq!(v["n_examples"], 3);
+    // The pair reaches the report's examples.
+    let ex = &v["divergent_examples"]["largest_kl"][0];
+    assert!(ex["pair"].is_string(), "{ex}");
+}
