@@ -398,7 +398,7 @@ fn bad_checkpoints_and_data_exit_2() {
         &student,
         &unknown_label,
         &[],
-        &["sarcastic", "example 1", "neg"],
+        &["sarcastic", "unknown_label.jsonl: line 2: ", "neg"],
     );
     let malformed = dir.join("malformed.jsonl");
     std::fs::write(

@@ -139,7 +139,8 @@ pub fn device_label(device: &Device) -> String {
 /// Which floating-point type the weights and activations use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DTypeSpec {
-    /// F32 on the CPU, BF16 where the device supports it, else F32.
+    /// F32 on the CPU; on a GPU the first of BF16, F16 that both the device and the
+    /// architecture support, else F32.
     #[default]
     Auto,
     /// 32-bit float.
@@ -151,12 +152,25 @@ pub enum DTypeSpec {
 }
 
 impl DTypeSpec {
-    /// The concrete dtype on this device.
-    pub fn resolve(&self, device: &Device) -> DType {
+    /// The concrete dtype on this device, for an architecture that runs in `supported`.
+    ///
+    /// An explicit dtype is returned as asked (the loader refuses it when the architecture
+    /// cannot run in it); `Auto` only ever picks one the architecture supports.
+    pub fn resolve(&self, device: &Device, supported: &[DType]) -> DType {
         match self {
             // https://github.com/EricLBuehler/mistral.rs (utils/normal.rs): BF16 where supported.
-            Self::Auto if !device.is_cpu() && device.supports_bf16() => DType::BF16,
-            Self::Auto | Self::F32 => DType::F32,
+            Self::Auto if device.is_cpu() => DType::F32,
+            Self::Auto => {
+                let half = [
+                    (DType::BF16, device.supports_bf16()),
+                    // Every CUDA and Metal device computes in f16.
+                    (DType::F16, true),
+                ];
+                half.into_iter()
+                    .find(|&(dtype, ok)| ok && supported.contains(&dtype))
+                    .map_or(DType::F32, |(dtype, _)| dtype)
+            }
+            Self::F32 => DType::F32,
             Self::F16 => DType::F16,
             Self::Bf16 => DType::BF16,
         }
@@ -238,8 +252,14 @@ mod tests {
 
     #[test]
     fn auto_dtype_is_f32_on_cpu() {
-        assert_eq!(DTypeSpec::Auto.resolve(&Device::Cpu), DType::F32);
-        assert_eq!(DTypeSpec::Bf16.resolve(&Device::Cpu), DType::BF16);
+        let all = [DType::F32, DType::F16, DType::BF16];
+        assert_eq!(DTypeSpec::Auto.resolve(&Device::Cpu, &all), DType::F32);
+        assert_eq!(DTypeSpec::Bf16.resolve(&Device::Cpu, &all), DType::BF16);
+        // An explicit request is passed through for the loader to accept or refuse.
+        assert_eq!(
+            DTypeSpec::Bf16.resolve(&Device::Cpu, &[DType::F32]),
+            DType::BF16
+        );
     }
 
     #[test]

@@ -205,7 +205,7 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
     let arch = arch::lookup(&probe)?;
     let model_type = arch.model_type();
 
-    let dtype = opts.dtype.resolve(device);
+    let dtype = opts.dtype.resolve(device, arch.dtypes());
     if !arch.dtypes().contains(&dtype) {
         return Err(Error::UnsupportedDType {
             model_type,

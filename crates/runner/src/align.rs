@@ -3,6 +3,8 @@
 
 use candle::Tensor;
 
+#[cfg(test)]
+use crate::data::Position;
 use crate::data::{Label, Row};
 use crate::error::{Error, Result};
 
@@ -52,13 +54,12 @@ pub fn reorder(logits: &Tensor, perm: &[u32]) -> Result<Tensor> {
 /// errors.
 pub fn label_ids(rows: &[Row], names: &[String], source: &str, field: &str) -> Result<Vec<i64>> {
     rows.iter()
-        .enumerate()
-        .map(|(row, r)| match &r.label {
+        .map(|r| match &r.label {
             Label::Id(id) => {
                 if *id < 0 || *id as usize >= names.len() {
                     Err(Error::LabelOutOfRange {
                         source_name: source.to_owned(),
-                        row,
+                        at: r.position,
                         label: *id,
                         num_classes: names.len(),
                     })
@@ -79,7 +80,7 @@ pub fn label_ids(rows: &[Row], names: &[String], source: &str, field: &str) -> R
                 })
                 .ok_or_else(|| Error::UnknownLabel {
                     source_name: source.to_owned(),
-                    row,
+                    at: r.position,
                     field: field.to_owned(),
                     label: name.clone(),
                     known: names.to_vec(),
@@ -121,6 +122,7 @@ mod tests {
             text: String::new(),
             pair: None,
             label: l,
+            position: Position::Line(7),
         };
         let rows = vec![
             row(Label::Name("pos".into())),
@@ -133,7 +135,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("great") && err.contains("d.jsonl"), "{err}");
+        // The message points at the record's line in the file, not at an example index.
+        assert!(err.contains("d.jsonl: line 7: "), "{err}");
         let bad = vec![row(Label::Id(3))];
-        assert!(label_ids(&bad, &n, "d", "label").is_err());
+        let err = label_ids(&bad, &n, "d", "label").unwrap_err().to_string();
+        assert!(err.contains("line 7") && err.contains("label 3"), "{err}");
     }
 }

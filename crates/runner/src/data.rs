@@ -97,6 +97,8 @@ pub struct Row {
     pub pair: Option<String>,
     /// The gold label.
     pub label: Label,
+    /// Where the record sits in its file, for messages.
+    pub position: Position,
 }
 
 /// The on-disk format of a dataset file.
@@ -222,6 +224,8 @@ pub enum Position {
     Line(u64),
     /// 0-based index of a record in a file without lines (parquet, a JSON array).
     Row(u64),
+    /// 0-based example index in saved logits and labels.
+    Example(u64),
 }
 
 impl fmt::Display for Position {
@@ -229,6 +233,7 @@ impl fmt::Display for Position {
         match self {
             Self::Line(line) => write!(f, "line {line}"),
             Self::Row(index) => write!(f, "row index {index}"),
+            Self::Example(index) => write!(f, "example {index}"),
         }
     }
 }

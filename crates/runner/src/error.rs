@@ -351,12 +351,12 @@ pub enum Error {
     },
 
     /// A label id outside `0..num_classes`.
-    #[error("{source_name}: example {row}: label {label} is not a class id of a {num_classes}-class model\nhint: labels must be integers from 0 to {max}", max = .num_classes.saturating_sub(1))]
+    #[error("{source_name}: {at}: label {label} is not a class id of a {num_classes}-class model\nhint: labels must be integers from 0 to {max}", max = .num_classes.saturating_sub(1))]
     LabelOutOfRange {
         /// The labels' input.
         source_name: String,
-        /// 0-based example index.
-        row: usize,
+        /// Where the label sits in it.
+        at: Position,
         /// The label.
         label: i64,
         /// Classes the models score.
@@ -364,12 +364,12 @@ pub enum Error {
     },
 
     /// A label name the teacher does not know.
-    #[error("{source_name}: example {row}: the {field} {label:?} is not one of the teacher's labels ({})\nhint: use the teacher's label names or their ids (0 to {max}), or name another column with --label-field", list(.known), max = .known.len().saturating_sub(1))]
+    #[error("{source_name}: {at}: the {field} {label:?} is not one of the teacher's labels ({})\nhint: use the teacher's label names or their ids (0 to {max}), or name another column with --label-field", list(.known), max = .known.len().saturating_sub(1))]
     UnknownLabel {
         /// The dataset.
         source_name: String,
-        /// 0-based example index.
-        row: usize,
+        /// Where the label sits in it.
+        at: Position,
         /// The label field.
         field: String,
         /// The label.
@@ -477,7 +477,7 @@ impl Error {
                 num_classes,
             } => Error::LabelOutOfRange {
                 source_name: origins.labels.clone(),
-                row,
+                at: Position::Example(row as u64),
                 label,
                 num_classes,
             },

@@ -8,6 +8,7 @@ use distill_eval_metrics::{
 };
 use serde::Serialize;
 
+use crate::data::Position;
 use crate::error::{Error, Result};
 
 /// Rows per accumulator update: bounds the float64 intermediates to a few hundred MB even for
@@ -74,7 +75,7 @@ pub fn evaluate(
     {
         return Err(Error::LabelOutOfRange {
             source_name: origins.labels.clone(),
-            row,
+            at: Position::Example(row as u64),
             label,
             num_classes: c_t,
         });

@@ -126,7 +126,11 @@ pub fn write_atomic(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(write_err)?;
+    // tempfile's error names its own temporary path; the user only needs to know why `path`
+    // could not be written, so keep the OS error alone where there is one.
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| write_err(without_temp_path(e)))?;
     {
         let mut out = BufWriter::new(tmp.as_file_mut());
         write(&mut out).map_err(write_err)?;
@@ -136,6 +140,15 @@ pub fn write_atomic(
     // On failure the temporary file comes back inside the error and is removed when dropped.
     tmp.persist(path).map_err(|e| write_err(e.error))?;
     Ok(())
+}
+
+/// tempfile's error without the ` at path "<temporary file>"` it appends to the OS error.
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.split_once(" at path \"") {
+        Some((reason, _)) => std::io::Error::new(e.kind(), reason.to_owned()),
+        None => e,
+    }
 }
 
 /// Writes an `(n, classes)` tensor as f32, atomically, in the format the extension names:
@@ -919,6 +932,11 @@ mod tests {
         .to_string();
         assert!(
             err.contains("no/such/dir/x.json") && err.contains("hint: "),
+            "{err}"
+        );
+        // The message names the user's file, not the temporary one beside it.
+        assert!(
+            !err.contains(".x.json.") && !err.contains("at path"),
             "{err}"
         );
         Ok(())

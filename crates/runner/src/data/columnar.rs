@@ -108,6 +108,7 @@ fn read_rows(path: &Path, opts: &DataOptions, rows: &mut Vec<Row>) -> Result<Fie
                 text: first,
                 pair,
                 label,
+                position,
             });
         }
     }

@@ -58,7 +58,12 @@ pub(super) fn read(path: &Path, delimiter: u8, opts: &DataOptions) -> Result<(Fi
             Ok(id) => Label::Id(id),
             Err(_) => Label::Name(raw.to_owned()),
         };
-        rows.push(Row { text, pair, label });
+        rows.push(Row {
+            text,
+            pair,
+            label,
+            position,
+        });
     }
     Ok((fields, rows))
 }

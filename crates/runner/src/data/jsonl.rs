@@ -92,6 +92,7 @@ fn record(
             .map(|name| text(path, position, object, FieldRole::TextPair, name))
             .transpose()?,
         label: label(path, position, object, &fields.label)?,
+        position,
     })
 }
 
