@@ -369,6 +369,38 @@ fn bad_checkpoints_and_data_exit_2() {
     std::fs::write(other_labels.join("config.json"), cfg).unwrap();
     report_err(&teacher, &other_labels, &jsonl, &[], &["mixed", "neu"]);
 
+    // A multi-label head's outputs are not softmax logits: refused for the report, while
+    // `logits` still writes them.
+    let multi = copy_model("bert_small", dir, "multi_label");
+    let cfg = std::fs::read_to_string(multi.join("config.json"))
+        .unwrap()
+        .replacen(
+            "{",
+            "{\n  \"problem_type\": \"multi_label_classification\",",
+            1,
+        );
+    std::fs::write(multi.join("config.json"), cfg).unwrap();
+    report_err(
+        &teacher,
+        &multi,
+        &jsonl,
+        &[],
+        &["multi_label", "config.json", "single-label"],
+    );
+    let out = dir.join("multi.npy");
+    let r = run(&[
+        "logits",
+        "--model",
+        s(&multi),
+        "--data",
+        s(&jsonl),
+        "--out",
+        s(&out),
+        "-q",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(out.exists());
+
     // Data: a missing text field, an unknown label, a malformed line, no rows.
     let student = model("bert_small");
     let no_text = dir.join("no_text.jsonl");

@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use crate::{Error, Result};
 
+/// transformers' name for one class per example, scored with a softmax.
+pub(crate) const SINGLE_LABEL: &str = "single_label_classification";
+
 /// The fields every HF config shares.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProbeConfig {
@@ -23,6 +26,10 @@ pub struct ProbeConfig {
     /// Label count when id2label is absent.
     #[serde(default)]
     pub num_labels: Option<usize>,
+    /// transformers' `problem_type`: `single_label_classification`, `multi_label_classification`
+    /// or `regression` (absent: regression when there is one label, else single-label).
+    #[serde(default)]
+    pub problem_type: Option<String>,
     /// Rows of the word embedding table.
     #[serde(default)]
     pub vocab_size: Option<usize>,
@@ -48,6 +55,16 @@ impl ProbeConfig {
         probe.path = path.to_owned();
         probe.raw = raw;
         Ok(probe)
+    }
+
+    /// The problem the head was trained for, resolved as transformers does when the config does
+    /// not say: one label is regression, more are single-label classification.
+    pub fn problem_type(&self, num_labels: usize) -> String {
+        match self.problem_type.as_deref() {
+            Some(kind) if !kind.is_empty() => kind.to_owned(),
+            _ if num_labels == 1 => "regression".to_owned(),
+            _ => SINGLE_LABEL.to_owned(),
+        }
     }
 
     /// `architectures[0]`, when present.
@@ -142,6 +159,16 @@ mod tests {
     fn labels_default_to_label_i() {
         assert_eq!(probe("{}").labels().unwrap(), ["LABEL_0", "LABEL_1"]);
         assert_eq!(probe(r#"{"num_labels": 3}"#).labels().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn problem_type_is_resolved_as_transformers_does() {
+        assert_eq!(probe("{}").problem_type(3), SINGLE_LABEL);
+        assert_eq!(probe("{}").problem_type(1), "regression");
+        let multi = probe(r#"{"problem_type": "multi_label_classification"}"#);
+        assert_eq!(multi.problem_type(3), "multi_label_classification");
+        let null = probe(r#"{"problem_type": null}"#);
+        assert_eq!(null.problem_type(2), SINGLE_LABEL);
     }
 
     #[test]

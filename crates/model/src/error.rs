@@ -160,6 +160,17 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// The head is not a single-label classifier (regression or multi-label).
+    #[error("{} describes a {problem_type} head with {num_labels} output(s), not single-label classification: its outputs are not class logits to compare with a softmax\nhint: evaluate single-label sequence classifiers; `distill-eval logits` still writes this model's raw outputs", path.display())]
+    NotSingleLabel {
+        /// config.json.
+        path: PathBuf,
+        /// The resolved problem type.
+        problem_type: String,
+        /// Outputs of the head.
+        num_labels: usize,
+    },
+
     /// The requested dtype is not one the architecture is correct in.
     #[error("{model_type} does not support dtype {requested:?}, only {supported:?}\nhint: pass --dtype f32")]
     UnsupportedDType {

@@ -60,6 +60,9 @@ pub struct ModelInfo {
     pub device: String,
     /// "f32", "f16", "bf16".
     pub dtype: String,
+    /// transformers' `problem_type`, resolved (`single_label_classification`,
+    /// `multi_label_classification` or `regression`).
+    pub problem_type: String,
     /// Effective truncation length.
     pub max_length: usize,
     /// Folder the files came from.
@@ -90,6 +93,19 @@ impl Model {
     /// id2label in id order (0..n); "LABEL_i" when absent.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// Fails unless the head is a single-label classifier, the only kind whose outputs are
+    /// class logits for a softmax (a regression or multi-label head's outputs are not).
+    pub fn ensure_single_label(&self) -> Result<()> {
+        if self.info.problem_type == config::SINGLE_LABEL {
+            return Ok(());
+        }
+        Err(Error::NotSingleLabel {
+            path: self.info.path.join("config.json"),
+            problem_type: self.info.problem_type.clone(),
+            num_labels: self.labels.len(),
+        })
     }
 
     /// Number of output classes.
@@ -268,6 +284,7 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         parameters: weights.loaded_parameters(),
         device: device_label(device),
         dtype: dtype_label(dtype),
+        problem_type: probe.problem_type(labels.len()),
         max_length: encoder.max_length(),
         path: folder,
     };

@@ -107,7 +107,8 @@ pub struct ModelLogits {
     pub run: ModelRun,
 }
 
-/// Loads `source`, runs it once over `data`, and drops the weights before returning.
+/// Loads `source`, a single-label classifier, runs it once over `data`, and drops the weights
+/// before returning.
 pub fn model_logits(
     source: &ModelSource,
     role: &str,
@@ -116,7 +117,23 @@ pub fn model_logits(
     load: &LoadOptions,
     pass: &PassOptions,
 ) -> Result<ModelLogits> {
+    pass_logits(source, role, data, device, load, pass, true)
+}
+
+/// `model_logits`, optionally for any head (the `logits` command writes raw outputs).
+fn pass_logits(
+    source: &ModelSource,
+    role: &str,
+    data: &Dataset,
+    device: &Device,
+    load: &LoadOptions,
+    pass: &PassOptions,
+    single_label: bool,
+) -> Result<ModelLogits> {
     let model: Model = distill_eval_model::load(source, device, load)?;
+    if single_label {
+        model.ensure_single_label()?;
+    }
     let out: PassOutput = run_model(&model, &data.rows, role, pass)?;
     let examples_per_second = out.examples_per_second();
     Ok(ModelLogits {
@@ -329,7 +346,15 @@ pub struct LogitsOptions {
 /// Safetensors files carry the class names and model id as metadata.
 pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<ModelLogits> {
     let data = open_dataset(&opts.data, &opts.load.hub)?;
-    let m = model_logits(&opts.model, "model", &data, device, &opts.load, &opts.pass)?;
+    let m = pass_logits(
+        &opts.model,
+        "model",
+        &data,
+        device,
+        &opts.load,
+        &opts.pass,
+        false,
+    )?;
     let mut metadata = HashMap::new();
     metadata.insert(
         "labels".to_owned(),
