@@ -5,8 +5,8 @@ use candle::{DType, Device, Tensor};
 
 use crate::error::{Error, Result, Side};
 use crate::evaluation::{Evaluation, Examples, SideExamples};
-use crate::probs;
 use crate::MetricsConfig;
+use crate::{fused, probs};
 
 /// Per-example tensors of one batch, all `(b)` on the device.
 struct BatchVectors {
@@ -47,6 +47,76 @@ fn is_integer(dtype: DType) -> bool {
 
 fn is_float(dtype: DType) -> bool {
     matches!(dtype, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+}
+
+/// The per-example vectors of a batch from whole-batch tensor operations, on any device.
+fn tensor_batch(
+    teacher: &Tensor,
+    student: &Tensor,
+    labels: Tensor,
+    gather_labels: &Tensor,
+    temperature: f64,
+) -> Result<BatchVectors> {
+    let precise = probs::precise_dtype(teacher.device());
+    let (t_conf, t_pred) = probs::confidence_and_prediction(teacher, temperature)?;
+    let (s_conf, s_pred) = probs::confidence_and_prediction(student, temperature)?;
+    let lt = probs::log_probs(teacher, temperature, precise)?; // (b, C)
+    let ls = probs::log_probs(student, temperature, precise)?; // (b, C)
+    let (pt, ps) = (lt.exp()?, ls.exp()?); // (b, C)
+    let div = probs::divergences(&lt, &ls, &pt, &ps)?;
+    Ok(BatchVectors {
+        labels,
+        t_conf,
+        t_pred,
+        s_conf,
+        s_pred,
+        t_nll: probs::nll_per_example(&lt, gather_labels)?,
+        s_nll: probs::nll_per_example(&ls, gather_labels)?,
+        t_brier: probs::brier_per_example(&pt, gather_labels)?,
+        s_brier: probs::brier_per_example(&ps, gather_labels)?,
+        kl: div.kl,
+        reverse_kl: div.reverse_kl,
+        js: div.js,
+        t_finite: probs::finite_flags(teacher, precise)?,
+        s_finite: probs::finite_flags(student, precise)?,
+    })
+}
+
+/// The same vectors from the fused CPU kernel (`fused.rs`): one pass over each row pair.
+fn fused_batch(
+    teacher: &Tensor,
+    student: &Tensor,
+    labels: Tensor,
+    gather_labels: &Tensor,
+    temperature: f64,
+) -> Result<BatchVectors> {
+    let b = labels.dims1()?;
+    let cols = fused::batch(
+        teacher,
+        student,
+        &gather_labels.to_vec1::<u32>()?,
+        temperature,
+    )?;
+    let cpu = &Device::Cpu;
+    let f32s = |v: Vec<f32>| Tensor::from_vec(v, b, cpu);
+    let u32s = |v: Vec<u32>| Tensor::from_vec(v, b, cpu);
+    let f64s = |v: Vec<f64>| Tensor::from_vec(v, b, cpu);
+    Ok(BatchVectors {
+        labels,
+        t_conf: f32s(cols.t_conf)?,
+        t_pred: u32s(cols.t_pred)?,
+        s_conf: f32s(cols.s_conf)?,
+        s_pred: u32s(cols.s_pred)?,
+        t_nll: f64s(cols.t_nll)?,
+        s_nll: f64s(cols.s_nll)?,
+        t_brier: f64s(cols.t_brier)?,
+        s_brier: f64s(cols.s_brier)?,
+        kl: f64s(cols.kl)?,
+        reverse_kl: f64s(cols.reverse_kl)?,
+        js: f64s(cols.js)?,
+        t_finite: f64s(cols.t_finite)?,
+        s_finite: f64s(cols.s_finite)?,
+    })
 }
 
 impl Accumulator {
@@ -132,36 +202,20 @@ impl Accumulator {
         let device = teacher.device();
         let student = student.to_device(device)?;
         let labels = labels.to_device(device)?;
-        let precise = probs::precise_dtype(device);
         let t = self.cfg.temperature;
         // Labels are validated at `finish`, where the row is known; clamp them here so that the
-        // gather below stays in bounds whatever they hold.
+        // gathers stay in bounds whatever they hold.
         let gather_labels = labels
             .to_dtype(DType::I64)?
             .clamp(0i64, (self.num_classes - 1) as i64)?
             .to_dtype(DType::U32)?;
-        let (t_conf, t_pred) = probs::confidence_and_prediction(teacher, t)?;
-        let (s_conf, s_pred) = probs::confidence_and_prediction(&student, t)?;
-        let lt = probs::log_probs(teacher, t, precise)?; // (b, C)
-        let ls = probs::log_probs(&student, t, precise)?; // (b, C)
-        let (pt, ps) = (lt.exp()?, ls.exp()?); // (b, C)
-        let div = probs::divergences(&lt, &ls, &pt, &ps)?;
-        self.batches.push(BatchVectors {
-            labels: labels.to_dtype(DType::I64)?,
-            t_conf,
-            t_pred,
-            s_conf,
-            s_pred,
-            t_nll: probs::nll_per_example(&lt, &gather_labels)?,
-            s_nll: probs::nll_per_example(&ls, &gather_labels)?,
-            t_brier: probs::brier_per_example(&pt, &gather_labels)?,
-            s_brier: probs::brier_per_example(&ps, &gather_labels)?,
-            kl: div.kl,
-            reverse_kl: div.reverse_kl,
-            js: div.js,
-            t_finite: probs::finite_flags(teacher, precise)?,
-            s_finite: probs::finite_flags(&student, precise)?,
-        });
+        let labels = labels.to_dtype(DType::I64)?;
+        let batch = if fused::applies(teacher, &student) {
+            fused_batch(teacher, &student, labels, &gather_labels, t)?
+        } else {
+            tensor_batch(teacher, &student, labels, &gather_labels, t)?
+        };
+        self.batches.push(batch);
         self.rows += b;
         Ok(())
     }
@@ -649,5 +703,104 @@ mod tests {
         .unwrap();
         assert_eq!(full.teacher.accuracy, half.teacher.accuracy);
         assert!(half.kl_divergence.abs() < 1e-12); // small integers are exact in f16 and bf16
+    }
+
+    /// Logits with ordinary, tied, saturated and extreme rows, seeded.
+    fn mixed_logits(rows: usize, c: usize, seed: u64) -> Vec<f32> {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut v = Vec::with_capacity(rows * c);
+        for i in 0..rows {
+            for _ in 0..c {
+                let x: f32 = match i % 5 {
+                    0 => rng.random_range(-4.0..4.0),
+                    1 => rng.random_range(0..3) as f32, // ties
+                    2 => rng.random_range(-60.0..60.0), // saturated
+                    3 => rng.random_range(-1e4..1e4),   // underflowing probabilities
+                    _ => rng.random_range(-0.01..0.01),
+                };
+                v.push(x);
+            }
+        }
+        v
+    }
+
+    /// The fused CPU kernel reproduces the tensor path: every float64 vector bit for bit, and the
+    /// float32 confidences bit for bit up to `SEQUENTIAL_SUM_MAX_CLASSES` classes (above it the
+    /// tensor path sums the softmax denominator with SIMD, so the last bit may differ).
+    #[test]
+    fn fused_cpu_kernel_matches_the_tensor_path() {
+        let dev = &Device::Cpu;
+        for (c, temperature) in [
+            (1, 1.0),
+            (2, 1.0),
+            (3, 2.5),
+            (10, 1.0),
+            (64, 4.0),
+            (300, 1.0),
+        ] {
+            let b = 1000;
+            let t = Tensor::from_vec(mixed_logits(b, c, 1), (b, c), dev).unwrap();
+            let s = Tensor::from_vec(mixed_logits(b, c, 2), (b, c), dev).unwrap();
+            let labels: Vec<i64> = (0..b as i64).map(|i| i % c as i64).collect();
+            let labels = Tensor::new(labels.as_slice(), dev).unwrap();
+            let gather = labels.to_dtype(DType::U32).unwrap();
+            assert!(fused::applies(&t, &s));
+            let a = tensor_batch(&t, &s, labels.clone(), &gather, temperature).unwrap();
+            let f = fused_batch(&t, &s, labels, &gather, temperature).unwrap();
+            let f64s = |x: &Tensor| x.to_vec1::<f64>().unwrap();
+            for (name, x, y) in [
+                ("t_nll", &a.t_nll, &f.t_nll),
+                ("s_nll", &a.s_nll, &f.s_nll),
+                ("t_brier", &a.t_brier, &f.t_brier),
+                ("s_brier", &a.s_brier, &f.s_brier),
+                ("kl", &a.kl, &f.kl),
+                ("reverse_kl", &a.reverse_kl, &f.reverse_kl),
+                ("js", &a.js, &f.js),
+                ("t_finite", &a.t_finite, &f.t_finite),
+                ("s_finite", &a.s_finite, &f.s_finite),
+            ] {
+                assert_eq!(f64s(x), f64s(y), "{name}, C = {c}, T = {temperature}");
+            }
+            for (x, y) in [(&a.t_pred, &f.t_pred), (&a.s_pred, &f.s_pred)] {
+                let (x, y) = (x.to_vec1::<u32>().unwrap(), y.to_vec1::<u32>().unwrap());
+                let same = x.iter().zip(&y).filter(|(a, b)| a == b).count();
+                // Predictions can only differ where two probabilities tie to the last bit.
+                assert!(
+                    same >= b - b / 100,
+                    "C = {c}: {same} of {b} predictions agree"
+                );
+                if c <= probs::SEQUENTIAL_SUM_MAX_CLASSES {
+                    assert_eq!(x, y, "C = {c}");
+                }
+            }
+            for (x, y) in [(&a.t_conf, &f.t_conf), (&a.s_conf, &f.s_conf)] {
+                let (x, y) = (x.to_vec1::<f32>().unwrap(), y.to_vec1::<f32>().unwrap());
+                if c <= probs::SEQUENTIAL_SUM_MAX_CLASSES {
+                    assert_eq!(x, y, "confidences, C = {c}, T = {temperature}");
+                } else {
+                    // Two summation orders of C terms differ by at most about C ulps.
+                    let tol = c as f32 * f32::EPSILON;
+                    for (x, y) in x.iter().zip(&y) {
+                        assert!((x - y).abs() <= tol * x.abs(), "{x} vs {y}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn non_finite_rows_are_flagged_by_the_fused_kernel() {
+        let dev = &Device::Cpu;
+        let t = Tensor::new(&[[0f32, 1.0], [f32::NAN, 0.0], [0.0, f32::INFINITY]], dev).unwrap();
+        let s = Tensor::new(&[[0f32, 1.0], [0.0, 0.0], [0.0, 0.0]], dev).unwrap();
+        let labels = Tensor::new(&[0i64, 1, 0], dev).unwrap();
+        let gather = labels.to_dtype(DType::U32).unwrap();
+        let f = fused_batch(&t, &s, labels, &gather, 1.0).unwrap();
+        let flags = f.t_finite.to_vec1::<f64>().unwrap();
+        assert_eq!(flags[0], 0.0);
+        assert!(flags[1].is_nan() && flags[2].is_nan());
+        assert_eq!(f.s_finite.to_vec1::<f64>().unwrap(), vec![0.0; 3]);
     }
 }

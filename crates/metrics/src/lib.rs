@@ -31,6 +31,7 @@ pub mod calibration;
 pub mod classification;
 mod error;
 mod evaluation;
+mod fused;
 pub mod probs;
 pub mod rank;
 pub mod significance;

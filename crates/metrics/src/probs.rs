@@ -10,8 +10,8 @@ use crate::error::Result;
 
 /// Classes up to which the softmax denominator is summed left to right, column by column, so
 /// that confidences are bit-identical to PyTorch's float32 CPU softmax. Above it, candle's
-/// (vectorised) sum is used and exact ties between confidences are no longer guaranteed to
-/// match PyTorch's.
+/// (vectorised) sum is used here and a left-to-right sum by the fused CPU kernel, and exact ties
+/// between confidences are no longer guaranteed to match PyTorch's.
 pub const SEQUENTIAL_SUM_MAX_CLASSES: usize = 64;
 
 /// The dtype for divergences and losses: float64 where the device has it, float32 on Metal.
