@@ -1,4 +1,5 @@
-//! Criterion benchmarks: the metrics accumulator and one model pass (`cargo bench`).
+//! Criterion benchmarks: the metrics accumulator, reading saved logits and one model pass
+//! (`cargo bench`).
 
 #[cfg(feature = "accelerate")]
 extern crate accelerate_src;
@@ -7,4 +8,8 @@ extern crate intel_mkl_src;
 
 mod benchmarks;
 
-criterion::criterion_main!(benchmarks::metrics::benches, benchmarks::forward::benches);
+criterion::criterion_main!(
+    benchmarks::metrics::benches,
+    benchmarks::io::benches,
+    benchmarks::forward::benches
+);

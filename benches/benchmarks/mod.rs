@@ -1,6 +1,7 @@
 //! Benchmark groups, one file per subject.
 
 pub(crate) mod forward;
+pub(crate) mod io;
 pub(crate) mod metrics;
 
 use candle::Device;
