@@ -63,26 +63,60 @@ enum Command {
 #[command(next_help_heading = "Metrics")]
 struct MetricArgs {
     /// Softmax temperature applied to both models' logits.
-    #[arg(long, short = 'T', default_value_t = 1.0)]
+    #[arg(
+        long,
+        short = 'T',
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     temperature: f64,
     /// Number of equal-width calibration bins.
     #[arg(long, default_value_t = 10)]
     bins: usize,
     /// EXCELLENT needs accuracy retention above this...
-    #[arg(long, default_value_t = 0.95, help_heading = "Verdict thresholds")]
+    #[arg(long, default_value_t = 0.95, help_heading = "Verdict thresholds",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     excellent_retention: f64,
     /// ...and KL(teacher || student) below this.
-    #[arg(long, default_value_t = 0.1, help_heading = "Verdict thresholds")]
+    #[arg(long, default_value_t = 0.1, help_heading = "Verdict thresholds",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     excellent_kl: f64,
     /// GOOD needs accuracy retention above this...
-    #[arg(long, default_value_t = 0.92, help_heading = "Verdict thresholds")]
+    #[arg(long, default_value_t = 0.92, help_heading = "Verdict thresholds",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     good_retention: f64,
     /// ...and KL below this.
-    #[arg(long, default_value_t = 0.3, help_heading = "Verdict thresholds")]
+    #[arg(long, default_value_t = 0.3, help_heading = "Verdict thresholds",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     good_kl: f64,
     /// ACCEPTABLE needs accuracy retention above this; anything lower is WEAK.
-    #[arg(long, default_value_t = 0.90, help_heading = "Verdict thresholds")]
+    #[arg(long, default_value_t = 0.90, help_heading = "Verdict thresholds",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     acceptable_retention: f64,
+}
+
+/// Parses a threshold or gate: a finite number of at least 0. (A NaN would make every
+/// comparison false, so a gate of NaN could never fail.)
+fn non_negative(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be a finite number of at least 0, got {s}"))
+    }
 }
 
 impl MetricArgs {
@@ -144,13 +178,31 @@ struct GateArgs {
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(Verdict), help_heading = "Quality gates")]
     fail_below: Option<Verdict>,
     /// Fail when the accuracy retention is below this (e.g. 0.95).
-    #[arg(long, value_name = "X", help_heading = "Quality gates")]
+    #[arg(
+        long,
+        value_name = "X",
+        help_heading = "Quality gates",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     min_retention: Option<f64>,
     /// Fail when KL(teacher || student) is above this.
-    #[arg(long, value_name = "X", help_heading = "Quality gates")]
+    #[arg(
+        long,
+        value_name = "X",
+        help_heading = "Quality gates",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     max_kl: Option<f64>,
     /// Fail when the student's ECE is above this.
-    #[arg(long, value_name = "X", help_heading = "Quality gates")]
+    #[arg(
+        long,
+        value_name = "X",
+        help_heading = "Quality gates",
+        value_parser = non_negative,
+        allow_negative_numbers = true
+    )]
     max_ece: Option<f64>,
 }
 

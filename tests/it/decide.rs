@@ -94,6 +94,22 @@ fn gates_exit_1_with_one_line_and_0_when_met() {
     assert_error(&r, &["nope.npy"]);
     let r = run_owned(&score_args(&["--fail-below", "PERFECT"]));
     assert_eq!(r.code, 2);
+    // A gate or threshold that is not a finite number >= 0 is a usage error, never a gate that
+    // silently passes (every comparison with NaN is false).
+    for (flag, value) in [
+        ("--max-kl", "nan"),
+        ("--max-ece", "-0.1"),
+        ("--min-retention", "inf"),
+        ("--excellent-kl", "NaN"),
+    ] {
+        let r = run_owned(&score_args(&[flag, value]));
+        assert_eq!(r.code, 2, "{flag} {value}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(flag) && r.stderr.contains("finite number"),
+            "{}",
+            r.stderr
+        );
+    }
 }
 
 #[test]
