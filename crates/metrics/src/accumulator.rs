@@ -33,6 +33,8 @@ struct BatchVectors {
 /// validates, and computes every statistic.
 pub struct Accumulator {
     num_classes: usize,
+    /// How the fused CPU kernel sums float32 softmax denominators (PyTorch's order here).
+    sum_order: fused::SumOrder,
     cfg: MetricsConfig,
     batches: Vec<BatchVectors>,
     rows: usize,
@@ -88,15 +90,12 @@ fn fused_batch(
     student: &Tensor,
     labels: Tensor,
     gather_labels: &Tensor,
-    temperature: f64,
+    params: fused::Params,
 ) -> Result<BatchVectors> {
     let b = labels.dims1()?;
-    let cols = fused::batch(
-        teacher,
-        student,
-        &gather_labels.to_vec1::<u32>()?,
-        temperature,
-    )?;
+    // NOTE: a host "copy" of host data: this path only runs on the CPU.
+    let labels_host = gather_labels.to_vec1::<u32>()?;
+    let cols = fused::batch(teacher, student, &labels_host, params)?;
     let cpu = &Device::Cpu;
     let f32s = |v: Vec<f32>| Tensor::from_vec(v, b, cpu);
     let u32s = |v: Vec<u32>| Tensor::from_vec(v, b, cpu);
@@ -148,6 +147,7 @@ impl Accumulator {
         }
         Ok(Self {
             num_classes,
+            sum_order: fused::SumOrder::detect(),
             cfg: cfg.clone(),
             batches: Vec::new(),
             rows: 0,
@@ -211,7 +211,11 @@ impl Accumulator {
             .to_dtype(DType::U32)?;
         let labels = labels.to_dtype(DType::I64)?;
         let batch = if fused::applies(teacher, &student) {
-            fused_batch(teacher, &student, labels, &gather_labels, t)?
+            let params = fused::Params {
+                temperature: t,
+                order: self.sum_order,
+            };
+            fused_batch(teacher, &student, labels, &gather_labels, params)?
         } else {
             tensor_batch(teacher, &student, labels, &gather_labels, t)?
         };
@@ -726,9 +730,10 @@ mod tests {
         v
     }
 
-    /// The fused CPU kernel reproduces the tensor path: every float64 vector bit for bit, and the
-    /// float32 confidences bit for bit up to `SEQUENTIAL_SUM_MAX_CLASSES` classes (above it the
-    /// tensor path sums the softmax denominator with SIMD, so the last bit may differ).
+    /// The fused CPU kernel reproduces the tensor path: every float64 vector bit for bit, and, when
+    /// summing left to right, the float32 confidences bit for bit up to
+    /// `SEQUENTIAL_SUM_MAX_CLASSES` classes (above it the tensor path sums the softmax
+    /// denominator with SIMD, so the last bit may differ).
     #[test]
     fn fused_cpu_kernel_matches_the_tensor_path() {
         let dev = &Device::Cpu;
@@ -748,7 +753,11 @@ mod tests {
             let gather = labels.to_dtype(DType::U32).unwrap();
             assert!(fused::applies(&t, &s));
             let a = tensor_batch(&t, &s, labels.clone(), &gather, temperature).unwrap();
-            let f = fused_batch(&t, &s, labels, &gather, temperature).unwrap();
+            let params = fused::Params {
+                temperature,
+                order: fused::SumOrder::Sequential,
+            };
+            let f = fused_batch(&t, &s, labels, &gather, params).unwrap();
             let f64s = |x: &Tensor| x.to_vec1::<f64>().unwrap();
             for (name, x, y) in [
                 ("t_nll", &a.t_nll, &f.t_nll),
@@ -797,7 +806,11 @@ mod tests {
         let s = Tensor::new(&[[0f32, 1.0], [0.0, 0.0], [0.0, 0.0]], dev).unwrap();
         let labels = Tensor::new(&[0i64, 1, 0], dev).unwrap();
         let gather = labels.to_dtype(DType::U32).unwrap();
-        let f = fused_batch(&t, &s, labels, &gather, 1.0).unwrap();
+        let params = fused::Params {
+            temperature: 1.0,
+            order: fused::SumOrder::detect(),
+        };
+        let f = fused_batch(&t, &s, labels, &gather, params).unwrap();
         let flags = f.t_finite.to_vec1::<f64>().unwrap();
         assert_eq!(flags[0], 0.0);
         assert!(flags[1].is_nan() && flags[2].is_nan());

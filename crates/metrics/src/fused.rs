@@ -5,17 +5,123 @@
 //! reading and writing `(b, C)` arrays on one thread. Here each row pair is read once, its
 //! temporaries stay in a row-sized buffer, and rayon spreads the rows over the cores.
 //!
-//! The arithmetic is the tensor path's, operation for operation: the same divisions, the same
-//! libm `exp` and `ln`, the same comparisons for max and argmax (first index wins), and every sum
-//! taken left to right from zero, as candle's CPU reductions take float64 sums and as `probs`
-//! takes the float32 softmax denominator up to `SEQUENTIAL_SUM_MAX_CLASSES` classes. Within that
-//! range the two paths agree bit for bit (tested below); above it the tensor path's float32 sum
-//! is vectorised and this one stays sequential, so confidences may differ in the last bit.
+//! The float64 arithmetic (log-probabilities, divergences, NLL, Brier) is the tensor path's,
+//! operation for operation: the same divisions, the same libm `exp` and `ln`, the same
+//! comparisons for max and argmax (first index wins), every sum left to right from zero, as
+//! candle's CPU reductions take float64 sums. Those vectors agree bit for bit (tested below).
+//!
+//! The float32 confidences follow PyTorch's CPU softmax instead, down to the order in which it
+//! sums a row ([`SumOrder`]), because that order decides the last bit of each confidence, and
+//! the last bit decides which confidences tie, which moves rank correlations and their p-values.
 
 use candle::{DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
 use crate::error::Result;
+
+/// How PyTorch's float32 CPU softmax sums `exp(z - max)` over a row: ATen's `vec::reduce_all`
+/// (`aten/src/ATen/native/cpu/SoftMaxKernel.cpp`, `_vec_softmax_lastdim`), whose order depends
+/// on the vector width of the kernels PyTorch dispatches to on the CPU at hand.
+///
+/// A row shorter than one vector is summed left to right. A longer row is summed into `width`
+/// interleaved lanes (element `j` into lane `j % width`; the last partial vector adds into the
+/// first lanes), and the lanes are then reduced: by halves (lane `i` plus lane `i + width/2`,
+/// and so on: the shuffles of the AVX2 and AVX-512 kernels) or left to right (ATen's generic
+/// vectors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SumOrder {
+    /// Left to right, whatever the length (the tensor path's order up to 64 classes).
+    Sequential,
+    /// `width` lanes, reduced by halves when `halves`, else left to right.
+    Lanes {
+        /// Floats per vector: 16 for AVX-512, 8 for AVX2 and the generic kernels.
+        width: usize,
+        /// Whether the lanes are reduced by halves (AVX2, AVX-512).
+        halves: bool,
+    },
+}
+
+impl SumOrder {
+    /// AVX-512 kernels: 16 lanes reduced by halves.
+    pub(crate) const AVX512: Self = Self::Lanes {
+        width: 16,
+        halves: true,
+    };
+    /// AVX2 kernels: 8 lanes reduced by halves.
+    pub(crate) const AVX2: Self = Self::Lanes {
+        width: 8,
+        halves: true,
+    };
+    /// ATen's generic vectors: 8 lanes reduced left to right.
+    pub(crate) const GENERIC: Self = Self::Lanes {
+        width: 8,
+        halves: false,
+    };
+
+    /// The order PyTorch uses on this CPU: `ATEN_CPU_CAPABILITY` when set (as PyTorch honours
+    /// it), else the widest of AVX-512 and AVX2 this CPU has with the companion features
+    /// PyTorch requires, else the generic kernels.
+    pub(crate) fn detect() -> Self {
+        if let Ok(cap) = std::env::var("ATEN_CPU_CAPABILITY") {
+            match cap.trim().to_ascii_lowercase().as_str() {
+                "avx512" => return Self::AVX512,
+                "avx2" => return Self::AVX2,
+                "default" => return Self::GENERIC,
+                _ => {}
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            // https://github.com/pytorch/pytorch/blob/v2.5.0/aten/src/ATen/native/DispatchStub.cpp:
+            // AVX-512 needs avx512vl, avx512bw, avx512dq and fma; AVX2 needs avx2 and fma.
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512dq")
+                && is_x86_feature_detected!("fma")
+            {
+                return Self::AVX512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Self::AVX2;
+            }
+        }
+        Self::GENERIC
+    }
+
+    /// The float32 sum of `v` in this order.
+    fn sum(self, v: &[f32]) -> f32 {
+        let Self::Lanes { width, halves } = self else {
+            return v.iter().fold(0.0, |s, &x| s + x);
+        };
+        if v.len() < width {
+            return v.iter().fold(0.0, |s, &x| s + x);
+        }
+        let mut lanes = [0f32; 16];
+        let lanes = &mut lanes[..width];
+        lanes.copy_from_slice(&v[..width]);
+        let mut chunks = v[width..].chunks_exact(width);
+        for chunk in &mut chunks {
+            for (l, &x) in lanes.iter_mut().zip(chunk) {
+                *l += x;
+            }
+        }
+        for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+            *l += x;
+        }
+        if !halves {
+            return lanes.iter().skip(1).fold(lanes[0], |s, &x| s + x);
+        }
+        let mut half = width / 2;
+        while half > 0 {
+            for i in 0..half {
+                lanes[i] += lanes[i + half];
+            }
+            half /= 2;
+        }
+        lanes[0]
+    }
+}
 
 /// Rows per rayon task: enough work per task to amortise scheduling for small class counts.
 const ROWS_PER_TASK: usize = 256;
@@ -99,8 +205,9 @@ fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> 
     f(&t.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// Confidence and prediction of one row as `probs::confidence_and_prediction` computes them.
-fn confidence(x: &[f32], temperature: f64, e: &mut [f32]) -> (f32, u32) {
+/// Confidence and prediction of one row as `probs::confidence_and_prediction` computes them,
+/// with the softmax denominator summed in `order`.
+fn confidence(x: &[f32], temperature: f64, order: SumOrder, e: &mut [f32]) -> (f32, u32) {
     let t32 = temperature as f32;
     let z = |v: f32| if temperature == 1.0 { v } else { v / t32 };
     let mut m = z(x[0]);
@@ -110,12 +217,10 @@ fn confidence(x: &[f32], temperature: f64, e: &mut [f32]) -> (f32, u32) {
             m = v;
         }
     }
-    let mut s = 0f32;
     for (e, &v) in e.iter_mut().zip(x) {
         *e = (z(v) - m).exp();
-        s += *e;
     }
-    let r = s.recip();
+    let r = order.sum(e).recip();
     let mut conf = e[0] * r;
     let mut pred = 0u32;
     for (j, &e) in e.iter().enumerate().skip(1) {
@@ -175,9 +280,19 @@ fn losses(lp: &[f64], p: &[f64], label: usize) -> (f64, f64) {
     (-lp[label], (sq - p[label] * 2.0) + 1.0)
 }
 
-fn row(t: &[f32], s: &[f32], label: usize, temperature: f64, w: &mut Scratch) -> Row {
-    let (t_conf, t_pred) = confidence(t, temperature, &mut w.e32);
-    let (s_conf, s_pred) = confidence(s, temperature, &mut w.e32);
+/// The parameters shared by every row of a batch.
+#[derive(Clone, Copy)]
+pub(crate) struct Params {
+    /// Softmax temperature.
+    pub(crate) temperature: f64,
+    /// How the float32 softmax denominator is summed.
+    pub(crate) order: SumOrder,
+}
+
+fn row(t: &[f32], s: &[f32], label: usize, params: Params, w: &mut Scratch) -> Row {
+    let (temperature, order) = (params.temperature, params.order);
+    let (t_conf, t_pred) = confidence(t, temperature, order, &mut w.e32);
+    let (s_conf, s_pred) = confidence(s, temperature, order, &mut w.e32);
     log_probs(t, temperature, &mut w.lp);
     log_probs(s, temperature, &mut w.lq);
     for (p, &l) in w.p.iter_mut().zip(&w.lp) {
@@ -230,7 +345,7 @@ pub(crate) fn batch(
     teacher: &Tensor,
     student: &Tensor,
     labels: &[u32],
-    temperature: f64,
+    params: Params,
 ) -> Result<Columns> {
     let (b, c) = teacher.dims2()?;
     let rows = with_values(teacher, |t| {
@@ -248,7 +363,7 @@ pub(crate) fn batch(
                             &t[span.clone()],
                             &s[span],
                             labels[i] as usize,
-                            temperature,
+                            params,
                             &mut w,
                         );
                     }
@@ -272,4 +387,101 @@ pub(crate) fn batch(
         t_finite: col(|r| r.teacher.finite),
         s_finite: col(|r| r.student.finite),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn npy_f32(path: &PathBuf) -> (Vec<u64>, Vec<f32>) {
+        let bytes = std::fs::read(path).unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        let shape = npy.shape().to_vec();
+        (shape, npy.into_vec().unwrap())
+    }
+
+    fn confidences(logits: &[f32], c: usize, order: SumOrder) -> Vec<f32> {
+        let mut e = vec![0f32; c];
+        logits
+            .chunks_exact(c)
+            .map(|row| confidence(row, 1.0, order, &mut e).0)
+            .collect()
+    }
+
+    #[test]
+    fn sums_follow_the_lane_order() {
+        // 1..=20 as floats: every order gives 210 exactly, so use values whose sums round.
+        let v: Vec<f32> = (0..20).map(|i| 1.0 + (i as f32) * 1e-7).collect();
+        let seq = v.iter().fold(0f32, |s, &x| s + x);
+        assert_eq!(SumOrder::Sequential.sum(&v), seq);
+        // Shorter than a vector: left to right in every order.
+        assert_eq!(
+            SumOrder::AVX512.sum(&v[..15]),
+            SumOrder::Sequential.sum(&v[..15])
+        );
+        // 20 values, 16 lanes: lanes 0..4 take v[16..20], then halves 8, 4, 2, 1.
+        let mut lanes: Vec<f32> = v[..16].to_vec();
+        for i in 0..4 {
+            lanes[i] += v[16 + i];
+        }
+        for half in [8, 4, 2, 1] {
+            for i in 0..half {
+                lanes[i] += lanes[i + half];
+            }
+        }
+        assert_eq!(SumOrder::AVX512.sum(&v), lanes[0]);
+        // The generic kernels reduce their 8 lanes left to right.
+        let mut lanes: Vec<f32> = v[..8].to_vec();
+        for (i, &x) in v[8..].iter().enumerate() {
+            lanes[i % 8] += x;
+        }
+        let generic = lanes.iter().skip(1).fold(lanes[0], |s, &x| s + x);
+        assert_eq!(SumOrder::GENERIC.sum(&v), generic);
+    }
+
+    /// PyTorch's own confidences (tests/fixtures/metrics/softmax, made with its AVX-512
+    /// kernels): summing in the AVX-512 lane order reproduces them bit for bit except where
+    /// PyTorch's vectorised `exp` and libm's differ in the last bit (a few percent of rows);
+    /// a left-to-right sum misses most of them once rows are long.
+    #[test]
+    fn avx512_order_reproduces_pytorch_confidences() {
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/metrics/softmax");
+        for case in ["c20", "c64", "c100", "c100_saturated", "c1000"] {
+            let (shape, logits) = npy_f32(&dir.join(format!("{case}.logits.npy")));
+            let (_, torch) = npy_f32(&dir.join(format!("{case}.torch_conf.npy")));
+            let c = shape[1] as usize;
+            // The fraction of rows bit-exact, after checking every row is within `ulps`.
+            let exact = |order, ulps: f32| {
+                let ours = confidences(&logits, c, order);
+                for (a, b) in ours.iter().zip(&torch) {
+                    assert!(
+                        (a - b).abs() <= ulps * f32::EPSILON * b,
+                        "{case}: {a} vs {b}"
+                    );
+                }
+                let same = ours.iter().zip(&torch).filter(|(a, b)| a == b).count();
+                same as f64 / torch.len() as f64
+            };
+            // PyTorch's order: a few ulps at most (from `exp`); left to right: up to ~C ulps.
+            let lanes = exact(SumOrder::AVX512, 4.0);
+            let sequential = exact(SumOrder::Sequential, c as f32);
+            assert!(lanes >= 0.9, "{case}: {lanes} of rows bit-exact");
+            assert!(
+                lanes > sequential,
+                "{case}: lanes {lanes} vs sequential {sequential}"
+            );
+        }
+    }
+
+    #[test]
+    fn aten_cpu_capability_names_map_to_orders() {
+        // Whatever this machine has, detection yields one of the three kernels' orders.
+        let order = SumOrder::detect();
+        assert!(
+            [SumOrder::AVX512, SumOrder::AVX2, SumOrder::GENERIC].contains(&order),
+            "{order:?}"
+        );
+    }
 }

@@ -8,10 +8,10 @@ use candle::{DType, Device, Tensor, D};
 
 use crate::error::Result;
 
-/// Classes up to which the softmax denominator is summed left to right, column by column, so
-/// that confidences are bit-identical to PyTorch's float32 CPU softmax. Above it, candle's
-/// (vectorised) sum is used here and a left-to-right sum by the fused CPU kernel, and exact ties
-/// between confidences are no longer guaranteed to match PyTorch's.
+/// Classes up to which this tensor path sums the softmax denominator left to right, column by
+/// column (PyTorch's order for rows shorter than one of its vectors); above it, candle's
+/// vectorised sum. The tensor path runs on GPUs and for float64 logits; the CPU's fused kernel
+/// (`fused.rs`) follows PyTorch's CPU summation order for every row length instead.
 pub const SEQUENTIAL_SUM_MAX_CLASSES: usize = 64;
 
 /// The dtype for divergences and losses: float64 where the device has it, float32 on Metal.
@@ -37,9 +37,9 @@ pub fn scale(logits: &Tensor, temperature: f64, dtype: DType) -> Result<Tensor> 
 /// Confidence (largest probability, float32) and prediction (first index of the largest
 /// probability, u32) of each row of `(b, C)` logits at `temperature`.
 ///
-/// Follows PyTorch's float32 softmax step by step (max, `exp(z - max)`, a left-to-right sum,
-/// one reciprocal, a product), because ties between confidences change rank correlations and
-/// the reference values are PyTorch's.
+/// Follows PyTorch's float32 softmax step by step (max, `exp(z - max)`, a sum, one reciprocal,
+/// a product), because ties between confidences change rank correlations and the reference
+/// values are PyTorch's.
 pub fn confidence_and_prediction(logits: &Tensor, temperature: f64) -> Result<(Tensor, Tensor)> {
     let z = scale(logits, temperature, DType::F32)?; // (b, C)
     let (_, c) = z.dims2()?;
