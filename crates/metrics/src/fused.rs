@@ -31,6 +31,9 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SumOrder {
     /// Left to right, whatever the length (the tensor path's order up to 64 classes).
+    // NOTE: no CPU kernel of PyTorch sums this way; the tests use it to compare with the tensor
+    // path and to show what PyTorch's order changes.
+    #[cfg_attr(not(test), allow(dead_code))]
     Sequential,
     /// `width` lanes, reduced by halves when `halves`, else left to right.
     Lanes {
