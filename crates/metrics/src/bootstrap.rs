@@ -214,31 +214,35 @@ pub fn bootstrap(
     let pct = (cfg.level * 100.0).round();
     let mut borderline = Vec::new();
     if let Some(r) = &accuracy_retention {
-        for (name, t) in [
+        let crossed = [
             ("EXCELLENT", thresholds.excellent_retention),
             ("GOOD", thresholds.good_retention),
             ("ACCEPTABLE", thresholds.acceptable_retention),
-        ] {
-            if r.straddles(t) {
-                borderline.push(format!(
-                    "accuracy retention {pct}% interval [{:.3}, {:.3}] straddles the {name} \
-                     threshold {t}: the verdict could change with other test data",
-                    r.lower, r.upper
-                ));
-            }
-        }
-    }
-    for (name, t) in [
-        ("EXCELLENT", thresholds.excellent_kl),
-        ("GOOD", thresholds.good_kl),
-    ] {
-        if kl_divergence.straddles(t) {
+        ]
+        .into_iter()
+        .filter(|&(_, t)| r.straddles(t))
+        .collect::<Vec<_>>();
+        if let Some(which) = thresholds_phrase(&crossed) {
             borderline.push(format!(
-                "KL {pct}% interval [{:.4}, {:.4}] straddles the {name} threshold {t}: the \
+                "accuracy retention {pct}% interval [{:.3}, {:.3}] straddles {which}: the \
                  verdict could change with other test data",
-                kl_divergence.lower, kl_divergence.upper
+                r.lower, r.upper
             ));
         }
+    }
+    let crossed = [
+        ("EXCELLENT", thresholds.excellent_kl),
+        ("GOOD", thresholds.good_kl),
+    ]
+    .into_iter()
+    .filter(|&(_, t)| kl_divergence.straddles(t))
+    .collect::<Vec<_>>();
+    if let Some(which) = thresholds_phrase(&crossed) {
+        borderline.push(format!(
+            "KL {pct}% interval [{:.4}, {:.4}] straddles {which}: the verdict could change \
+             with other test data",
+            kl_divergence.lower, kl_divergence.upper
+        ));
     }
     Ok(Bootstrap {
         resamples: cfg.resamples,
@@ -251,6 +255,23 @@ pub fn bootstrap(
         ece_gap,
         borderline,
     })
+}
+
+/// "the GOOD threshold 0.92", or "the EXCELLENT (0.95) and GOOD (0.92) thresholds" when an
+/// interval straddles several; `None` for none.
+fn thresholds_phrase(crossed: &[(&str, f64)]) -> Option<String> {
+    match crossed {
+        [] => None,
+        [(name, t)] => Some(format!("the {name} threshold {t}")),
+        [init @ .., (last, lt)] => {
+            let init: Vec<String> = init.iter().map(|(n, t)| format!("{n} ({t})")).collect();
+            let sep = if init.len() > 1 { ", and" } else { " and" };
+            Some(format!(
+                "the {}{sep} {last} ({lt}) thresholds",
+                init.join(", ")
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +379,23 @@ mod tests {
         let b = bootstrap(&x, 10, &Thresholds::default(), &cfg(5)).unwrap();
         assert_eq!(b.borderline.len(), 1, "{:?}", b.borderline);
         assert!(b.borderline[0].contains("EXCELLENT threshold 0.1"));
+    }
+
+    #[test]
+    fn several_straddled_thresholds_make_one_sentence() {
+        assert_eq!(thresholds_phrase(&[]), None);
+        assert_eq!(
+            thresholds_phrase(&[("GOOD", 0.92)]).unwrap(),
+            "the GOOD threshold 0.92"
+        );
+        assert_eq!(
+            thresholds_phrase(&[("EXCELLENT", 0.1), ("GOOD", 0.3)]).unwrap(),
+            "the EXCELLENT (0.1) and GOOD (0.3) thresholds"
+        );
+        assert_eq!(
+            thresholds_phrase(&[("EXCELLENT", 0.95), ("GOOD", 0.92), ("ACCEPTABLE", 0.9)]).unwrap(),
+            "the EXCELLENT (0.95), GOOD (0.92), and ACCEPTABLE (0.9) thresholds"
+        );
     }
 
     #[test]
