@@ -113,15 +113,52 @@ impl ProbeConfig {
     }
 }
 
-/// The part of tokenizer_config.json we use.
+/// The part of tokenizer_config.json we use: the length limit, and what building a tokenizer
+/// from vocabulary files needs (`convert.rs`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct TokenizerConfig {
     /// transformers writes a huge float (1e30) when unset.
     #[serde(default)]
     pub(crate) model_max_length: Option<f64>,
+    /// WordPiece: lower-case before splitting (BertTokenizer's default: true).
+    #[serde(default)]
+    pub(crate) do_lower_case: Option<bool>,
+    /// WordPiece: put spaces around CJK characters (default: true).
+    #[serde(default)]
+    pub(crate) tokenize_chinese_chars: Option<bool>,
+    /// WordPiece: strip accents (default: when lower-casing).
+    #[serde(default)]
+    pub(crate) strip_accents: Option<bool>,
+    /// Byte-level BPE: add a space before the first word (RoBERTa's default: false).
+    #[serde(default)]
+    pub(crate) add_prefix_space: Option<bool>,
+    /// Special tokens: a string, or an object with `content` (an `AddedToken`).
+    #[serde(default)]
+    pub(crate) unk_token: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) cls_token: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) sep_token: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) pad_token: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) mask_token: Option<serde_json::Value>,
 }
 
 impl TokenizerConfig {
+    /// A special token's text, or `default` when the config does not name it.
+    pub(crate) fn token(&self, value: &Option<serde_json::Value>, default: &str) -> String {
+        match value {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Object(o)) => o
+                .get("content")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(default)
+                .to_owned(),
+            _ => default.to_owned(),
+        }
+    }
+
     pub(crate) fn read(path: &Path) -> Result<Self> {
         let raw = std::fs::read_to_string(path).map_err(Error::io(path))?;
         serde_json::from_str(&raw).map_err(Error::json(path))

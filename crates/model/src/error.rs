@@ -238,8 +238,8 @@ pub enum Error {
         source: candle::Error,
     },
 
-    /// tokenizer.json is absent.
-    #[error("no tokenizer.json in {}\nhint: save the tokenizer next to the model (`tokenizer.save_pretrained(folder)` with a fast tokenizer)", path.display())]
+    /// Neither tokenizer.json nor vocabulary files to build one from.
+    #[error("no tokenizer.json (nor vocab.txt, nor vocab.json with merges.txt) in {}\nhint: save the tokenizer next to the model (`tokenizer.save_pretrained(folder)` with a fast tokenizer)", path.display())]
     MissingTokenizer {
         /// The model folder.
         path: PathBuf,

@@ -2,11 +2,13 @@
 //! and the Candle sequence classifiers, one file per architecture.
 //!
 //! `load` = source → files → `ProbeConfig` → `arch::lookup` → dtype check → `VarBuilder` →
-//! `Architecture::load`, plus the model's own tokenizer.json.
+//! `Architecture::load`, plus the model's own tokenizer (tokenizer.json, or one built from its
+//! vocabulary files by `convert.rs`).
 #![deny(missing_docs)]
 
 pub mod arch;
 mod config;
+mod convert;
 mod device;
 mod error;
 pub mod hub;
@@ -29,6 +31,7 @@ pub use tokenizer::{Batch, Encoded, TextInput};
 
 use arch::{LoadContext, Loaded};
 use config::TokenizerConfig;
+use convert::TokenizerFiles;
 use tokenizer::{EncoderSpec, TextEncoder};
 use weights::Weights;
 
@@ -201,8 +204,36 @@ impl Files {
     }
 }
 
+/// The checkpoint's tokenizer: tokenizer.json, else the vocabulary files a slow tokenizer saves
+/// (`vocab.txt` for WordPiece, `vocab.json` + `merges.txt` for byte-level BPE).
+fn tokenizer_files(
+    files: &Files,
+    folder: &Path,
+    config: &TokenizerConfig,
+) -> Result<TokenizerFiles> {
+    if let Some(json) = files.find("tokenizer.json")? {
+        return Ok(TokenizerFiles::Json(json));
+    }
+    if let Some(vocab) = files.find("vocab.txt")? {
+        return Ok(TokenizerFiles::WordPiece {
+            vocab,
+            config: config.clone(),
+        });
+    }
+    if let (Some(vocab), Some(merges)) = (files.find("vocab.json")?, files.find("merges.txt")?) {
+        return Ok(TokenizerFiles::ByteLevelBpe {
+            vocab,
+            merges,
+            config: config.clone(),
+        });
+    }
+    Err(Error::MissingTokenizer {
+        path: folder.to_owned(),
+    })
+}
+
 /// Resolves the files, probes config.json, dispatches on the architecture, builds the model on
-/// `device` in the requested dtype and loads the model's own tokenizer.json.
+/// `device` in the requested dtype and loads the model's own tokenizer.
 #[tracing::instrument(skip_all, fields(model = %source))]
 pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result<Model> {
     let files = Files::open(source, &opts.hub)?;
@@ -231,17 +262,13 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
     }
 
     // Cheap checks first: a missing or mismatched tokenizer fails before any weight is mapped.
-    let tokenizer_json = files
-        .find("tokenizer.json")?
-        .ok_or_else(|| Error::MissingTokenizer {
-            path: folder.clone(),
-        })?;
     let tokenizer_config = match files.find("tokenizer_config.json")? {
         Some(path) => TokenizerConfig::read(&path)?,
         None => TokenizerConfig::default(),
     };
+    let tokenizer_files = tokenizer_files(&files, &folder, &tokenizer_config)?;
     let encoder = TextEncoder::load(&EncoderSpec {
-        tokenizer_json: &tokenizer_json,
+        tokenizer: &tokenizer_files,
         requested: opts.max_length,
         tokenizer_limit: tokenizer_config.max_length(),
         model_limit: arch.max_positions(&probe),

@@ -1,13 +1,15 @@
-//! Tokenization with the model's own tokenizer.json: special tokens added, truncation at the
+//! Tokenization with the model's own tokenizer (tokenizer.json, or one built from its vocabulary
+//! files by `convert.rs`): special tokens added, truncation at the
 //! effective max length (LongestFirst for pairs), no padding; and right-padded batches on the
 //! model's device.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use candle::{Device, Tensor};
 use tokenizers::{
     EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
 };
 
+use crate::convert::TokenizerFiles;
 use crate::{Error, Result};
 
 /// One text, or a pair of texts, to classify.
@@ -68,7 +70,8 @@ pub(crate) struct TextEncoder {
 
 /// What decides the truncation length and the vocab check.
 pub(crate) struct EncoderSpec<'a> {
-    pub(crate) tokenizer_json: &'a Path,
+    /// tokenizer.json, or the vocabulary files to build it from.
+    pub(crate) tokenizer: &'a TokenizerFiles,
     /// The user's `max_length`.
     pub(crate) requested: Option<usize>,
     /// tokenizer_config.json `model_max_length`, when sane.
@@ -86,12 +89,12 @@ const FALLBACK_MAX_LENGTH: usize = 512;
 
 impl TextEncoder {
     pub(crate) fn load(spec: &EncoderSpec<'_>) -> Result<Self> {
-        let path = spec.tokenizer_json;
+        let path = spec.tokenizer.path();
         let tok_err = |source| Error::Tokenizer {
             path: PathBuf::from(path),
             source,
         };
-        let mut tokenizer = Tokenizer::from_file(path).map_err(tok_err)?;
+        let mut tokenizer = spec.tokenizer.build()?;
         if let Some(model_vocab) = spec.vocab_size {
             let tokenizer_vocab = tokenizer.get_vocab_size(true);
             if tokenizer_vocab > model_vocab {
@@ -190,15 +193,18 @@ impl TextEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
-    fn tokenizer_json() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/bert_small/tokenizer.json")
+    fn tokenizer_json() -> TokenizerFiles {
+        TokenizerFiles::Json(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/bert_small/tokenizer.json"),
+        )
     }
 
     fn encoder(requested: Option<usize>, model_limit: Option<usize>) -> TextEncoder {
         let path = tokenizer_json();
         TextEncoder::load(&EncoderSpec {
-            tokenizer_json: &path,
+            tokenizer: &path,
             requested,
             tokenizer_limit: Some(128),
             model_limit,
@@ -266,7 +272,7 @@ mod tests {
     fn larger_tokenizer_vocab_is_refused() {
         let path = tokenizer_json();
         let err = TextEncoder::load(&EncoderSpec {
-            tokenizer_json: &path,
+            tokenizer: &path,
             requested: None,
             tokenizer_limit: None,
             model_limit: None,
