@@ -369,6 +369,32 @@ fn bad_checkpoints_and_data_exit_2() {
     std::fs::write(other_labels.join("config.json"), cfg).unwrap();
     report_err(&teacher, &other_labels, &jsonl, &[], &["mixed", "neu"]);
 
+    // Weights that do not fit the config: candle's error, without the stack frames it carries
+    // when RUST_BACKTRACE is set, and with our hint.
+    let misfit = copy_model("bert_small", dir, "misfit");
+    let cfg = std::fs::read_to_string(misfit.join("config.json"))
+        .unwrap()
+        .replace("\"hidden_size\": 32", "\"hidden_size\": 48");
+    std::fs::write(misfit.join("config.json"), cfg).unwrap();
+    let mut c = cmd();
+    c.env("RUST_BACKTRACE", "1");
+    let r = run_with(
+        c,
+        &[
+            "logits",
+            "--model",
+            s(&misfit),
+            "--data",
+            s(&jsonl),
+            "--out",
+            s(&dir.join("misfit.npy")),
+            "-q",
+        ],
+    );
+    assert_error(&r, &["misfit", "shape mismatch"]);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    assert!(r.stderr.lines().nth(1).unwrap().starts_with("hint: "));
+
     // A multi-label head's outputs are not softmax logits: refused for the report, while
     // `logits` still writes them.
     let multi = copy_model("bert_small", dir, "multi_label");

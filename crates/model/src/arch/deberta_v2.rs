@@ -4,13 +4,18 @@
 //! DeBERTaV3, <https://arxiv.org/abs/2111.09543>. Upstream: transformers
 //! `models/deberta_v2/modeling_deberta_v2.py`.
 //!
-//! Encoder: `candle_transformers::models::debertav2::DebertaV2Model` (disentangled c2p/p2c
-//! attention, log-bucketed relative positions). Head as transformers (`ContextPooler`): dense →
+//! Encoder: candle-transformers' `DebertaV2Embeddings` and `DebertaV2Encoder` (disentangled
+//! c2p/p2c attention, log-bucketed relative positions), composed here rather than through
+//! `DebertaV2Model`, whose forward pass cannot take position ids: without them the embeddings
+//! add `(1, t, h)` absolute positions to `(b, t, h)` tokens with a same-shape `add`, which fails
+//! for any batch of more than one when `position_biased_input` is set (DeBERTa-v2 style). Head as transformers (`ContextPooler`): dense →
 //! `pooler_hidden_act` on the first token, then `classifier`; written here so that it reads the
 //! config's activation through the same parser as the other heads.
 use candle::{Module, Tensor};
 use candle_nn::{Activation, Linear};
-use candle_transformers::models::debertav2::{Config as CandleConfig, DebertaV2Model};
+use candle_transformers::models::debertav2::{
+    Config as CandleConfig, DebertaV2Embeddings, DebertaV2Encoder,
+};
 use serde_json::{json, Value};
 
 use super::{first_token, Architecture, Classifier, LoadContext, Loaded, Task};
@@ -97,12 +102,14 @@ impl Architecture for DebertaV2 {
             }
         })?;
         let base = cx.base("deberta", "embeddings.word_embeddings.weight");
-        let encoder = DebertaV2Model::load(base, &cfg)?;
+        let embeddings = DebertaV2Embeddings::load(base.pp("embeddings"), &cfg)?;
+        let encoder = DebertaV2Encoder::load(base.pp("encoder"), &cfg)?;
         let p = cfg.pooler_hidden_size.unwrap_or(cfg.hidden_size);
         let n = cx.num_labels();
         let pooler = candle_nn::linear(p, p, cx.vb.pp("pooler.dense"))?;
         let classifier = candle_nn::linear(p, n, cx.vb.pp("classifier"))?;
         Ok(Loaded::Classifier(Box::new(Model {
+            embeddings,
             encoder,
             pooler,
             act,
@@ -114,7 +121,8 @@ impl Architecture for DebertaV2 {
 }
 
 struct Model {
-    encoder: DebertaV2Model,
+    embeddings: DebertaV2Embeddings,
+    encoder: DebertaV2Encoder,
     pooler: Linear,
     act: Activation,
     classifier: Linear,
@@ -129,12 +137,22 @@ impl Classifier for Model {
     }
 
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor> {
-        let segments = self.segments.then(|| batch.token_type_ids.clone());
-        let hidden = self.encoder.forward(
-            &batch.input_ids,
+        let (b, t) = batch.input_ids.dims2()?;
+        let positions = Tensor::arange(0u32, t as u32, batch.input_ids.device())?
+            .unsqueeze(0)?
+            .broadcast_as((b, t))?
+            .contiguous()?; // (b, t)
+        // The segment embeddings exist only when type_vocab_size > 0 (DeBERTa-v3 has none).
+        let segments = self.segments.then_some(&batch.token_type_ids);
+        let mask = &batch.attention_mask; // (b, t)
+        let embedded = self.embeddings.forward(
+            Some(&batch.input_ids),
             segments,
-            Some(batch.attention_mask.clone()),
+            Some(&positions),
+            Some(mask),
+            None,
         )?; // (b, t, h)
+        let hidden = self.encoder.forward(&embedded, mask, None, None)?; // (b, t, h)
         let pooled = self.act.forward(&self.pooler.forward(&first_token(&hidden)?)?)?; // (b, p)
         self.classifier.forward(&pooled) // (b, n)
     }
@@ -150,6 +168,18 @@ mod tests {
         check_arch_fixture("deberta_v2", DTypeSpec::F32, dev);
     }
     test_device!(tiny_deberta_v3_matches_transformers, deberta_v3_cpu, deberta_v3_cuda, deberta_v3_metal);
+
+    /// DeBERTa-v2 style: absolute positions added to the input, segment embeddings, no log
+    /// buckets; checked in batches (candle's own forward pass fails on those).
+    fn tiny_deberta_v2_absolute_matches_transformers(dev: &Device) {
+        check_arch_fixture("deberta_v2_absolute", DTypeSpec::F32, dev);
+    }
+    test_device!(
+        tiny_deberta_v2_absolute_matches_transformers,
+        deberta_v2_absolute_cpu,
+        deberta_v2_absolute_cuda,
+        deberta_v2_absolute_metal
+    );
 
     #[test]
     fn conv_layer_configs_are_refused_not_panicked() {
