@@ -737,17 +737,28 @@ mod tests {
     #[test]
     fn fused_cpu_kernel_matches_the_tensor_path() {
         let dev = &Device::Cpu;
-        for (c, temperature) in [
+        let cases = [
             (1, 1.0),
             (2, 1.0),
             (3, 2.5),
             (10, 1.0),
             (64, 4.0),
             (300, 1.0),
-        ] {
+        ];
+        // float32 logits, and float64 ones that float32 does not hold exactly.
+        for (dtype, (c, temperature)) in [DType::F32, DType::F64]
+            .into_iter()
+            .flat_map(|d| cases.map(|case| (d, case)))
+        {
             let b = 1000;
-            let t = Tensor::from_vec(mixed_logits(b, c, 1), (b, c), dev).unwrap();
-            let s = Tensor::from_vec(mixed_logits(b, c, 2), (b, c), dev).unwrap();
+            let logits = |seed| {
+                let t = Tensor::from_vec(mixed_logits(b, c, seed), (b, c), dev).unwrap();
+                match dtype {
+                    DType::F64 => t.to_dtype(DType::F64).unwrap().affine(1.0, 1e-9).unwrap(),
+                    _ => t,
+                }
+            };
+            let (t, s) = (logits(1), logits(2));
             let labels: Vec<i64> = (0..b as i64).map(|i| i % c as i64).collect();
             let labels = Tensor::new(labels.as_slice(), dev).unwrap();
             let gather = labels.to_dtype(DType::U32).unwrap();
@@ -770,7 +781,11 @@ mod tests {
                 ("t_finite", &a.t_finite, &f.t_finite),
                 ("s_finite", &a.s_finite, &f.s_finite),
             ] {
-                assert_eq!(f64s(x), f64s(y), "{name}, C = {c}, T = {temperature}");
+                assert_eq!(
+                    f64s(x),
+                    f64s(y),
+                    "{name}, {dtype:?}, C = {c}, T = {temperature}"
+                );
             }
             for (x, y) in [(&a.t_pred, &f.t_pred), (&a.s_pred, &f.s_pred)] {
                 let (x, y) = (x.to_vec1::<u32>().unwrap(), y.to_vec1::<u32>().unwrap());

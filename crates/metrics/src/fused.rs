@@ -187,32 +187,68 @@ impl Scratch {
     }
 }
 
-/// Whether `update` can take this path: CPU tensors whose values float32 holds exactly (a
-/// float64 input keeps the tensor path, which reads its log-probabilities in float64).
+/// Whether `update` can take this path: float CPU tensors.
 pub(crate) fn applies(teacher: &Tensor, student: &Tensor) -> bool {
-    let exact = |t: &Tensor| matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16);
+    let float = |t: &Tensor| {
+        matches!(
+            t.dtype(),
+            DType::F64 | DType::F32 | DType::F16 | DType::BF16
+        )
+    };
     matches!(teacher.device(), Device::Cpu)
         && matches!(student.device(), Device::Cpu)
-        && exact(teacher)
-        && exact(student)
+        && float(teacher)
+        && float(student)
 }
 
-/// Runs `f` on the contiguous float32 values of `t` without copying them when possible.
-fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let t = t.to_dtype(DType::F32)?.contiguous()?;
+/// A logit as the two paths read it: as float32 for confidences (the tensor path's
+/// `to_dtype(F32)`), as float64 for log-probabilities (its `to_dtype(F64)`).
+trait Logit: candle::WithDType + Copy + Send + Sync {
+    fn as_f32(self) -> f32;
+    fn as_f64(self) -> f64;
+}
+
+impl Logit for f32 {
+    fn as_f32(self) -> f32 {
+        self
+    }
+    fn as_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Logit for f64 {
+    fn as_f32(self) -> f32 {
+        self as f32
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Runs `f` on the contiguous values of `t` in `T` without copying them when possible.
+fn with_values<T: Logit, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
+    let t = t.to_dtype(T::DTYPE)?.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
-        return f(&cpu.as_slice::<f32>()?[start..end]);
+        return f(&cpu.as_slice::<T>()?[start..end]);
     }
     drop(storage);
-    f(&t.flatten_all()?.to_vec1::<f32>()?)
+    f(&t.flatten_all()?.to_vec1::<T>()?)
 }
 
 /// Confidence and prediction of one row as `probs::confidence_and_prediction` computes them,
 /// with the softmax denominator summed in `order`.
-fn confidence(x: &[f32], temperature: f64, order: SumOrder, e: &mut [f32]) -> (f32, u32) {
+fn confidence<T: Logit>(x: &[T], temperature: f64, order: SumOrder, e: &mut [f32]) -> (f32, u32) {
     let t32 = temperature as f32;
-    let z = |v: f32| if temperature == 1.0 { v } else { v / t32 };
+    let z = |v: T| {
+        let v = v.as_f32();
+        if temperature == 1.0 {
+            v
+        } else {
+            v / t32
+        }
+    };
     let mut m = z(x[0]);
     for &v in &x[1..] {
         let v = z(v);
@@ -238,9 +274,9 @@ fn confidence(x: &[f32], temperature: f64, order: SumOrder, e: &mut [f32]) -> (f
 
 /// Float64 log-probabilities of one row as `probs::log_probs` computes them
 /// (candle's `log_softmax`: `z - max - ln(sum(exp(z - max)))`).
-fn log_probs(x: &[f32], temperature: f64, out: &mut [f64]) {
-    let z = |v: f32| {
-        let v = f64::from(v);
+fn log_probs<T: Logit>(x: &[T], temperature: f64, out: &mut [f64]) {
+    let z = |v: T| {
+        let v = v.as_f64();
         if temperature == 1.0 {
             v
         } else {
@@ -266,8 +302,8 @@ fn log_probs(x: &[f32], temperature: f64, out: &mut [f64]) {
 }
 
 /// 0 when every value is finite, NaN otherwise (as `probs::finite_flags`).
-fn finite(x: &[f32]) -> f64 {
-    if x.iter().all(|v| v.is_finite()) {
+fn finite<T: Logit>(x: &[T]) -> f64 {
+    if x.iter().all(|v| v.as_f64().is_finite()) {
         0.0
     } else {
         f64::NAN
@@ -292,7 +328,7 @@ pub(crate) struct Params {
     pub(crate) order: SumOrder,
 }
 
-fn row(t: &[f32], s: &[f32], label: usize, params: Params, w: &mut Scratch) -> Row {
+fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch) -> Row {
     let (temperature, order) = (params.temperature, params.order);
     let (t_conf, t_pred) = confidence(t, temperature, order, &mut w.e32);
     let (s_conf, s_pred) = confidence(s, temperature, order, &mut w.e32);
@@ -344,15 +380,47 @@ fn row(t: &[f32], s: &[f32], label: usize, params: Params, w: &mut Scratch) -> R
 }
 
 /// Every per-example quantity of a `(b, C)` batch; `labels` are already clamped to `0..C`.
+/// Float64 logits are read as float64 (both sides, when either is); others as float32, which
+/// holds them exactly.
 pub(crate) fn batch(
     teacher: &Tensor,
     student: &Tensor,
     labels: &[u32],
     params: Params,
 ) -> Result<Columns> {
+    let rows = if teacher.dtype() == DType::F64 || student.dtype() == DType::F64 {
+        rows::<f64>(teacher, student, labels, params)?
+    } else {
+        rows::<f32>(teacher, student, labels, params)?
+    };
+    let col = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    Ok(Columns {
+        t_conf: rows.iter().map(|r| r.teacher.conf).collect(),
+        t_pred: rows.iter().map(|r| r.teacher.pred).collect(),
+        s_conf: rows.iter().map(|r| r.student.conf).collect(),
+        s_pred: rows.iter().map(|r| r.student.pred).collect(),
+        t_nll: col(|r| r.teacher.nll),
+        s_nll: col(|r| r.student.nll),
+        t_brier: col(|r| r.teacher.brier),
+        s_brier: col(|r| r.student.brier),
+        kl: col(|r| r.kl),
+        reverse_kl: col(|r| r.reverse_kl),
+        js: col(|r| r.js),
+        t_finite: col(|r| r.teacher.finite),
+        s_finite: col(|r| r.student.finite),
+    })
+}
+
+/// The rows of a batch, read as `T`, in parallel.
+fn rows<T: Logit>(
+    teacher: &Tensor,
+    student: &Tensor,
+    labels: &[u32],
+    params: Params,
+) -> Result<Vec<Row>> {
     let (b, c) = teacher.dims2()?;
-    let rows = with_values(teacher, |t| {
-        with_values(student, |s| {
+    with_values::<T, _>(teacher, |t| {
+        with_values::<T, _>(student, |s| {
             let mut rows = vec![Row::default(); b];
             rows.par_chunks_mut(ROWS_PER_TASK)
                 .enumerate()
@@ -373,22 +441,6 @@ pub(crate) fn batch(
                 });
             Ok(rows)
         })
-    })?;
-    let col = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    Ok(Columns {
-        t_conf: rows.iter().map(|r| r.teacher.conf).collect(),
-        t_pred: rows.iter().map(|r| r.teacher.pred).collect(),
-        s_conf: rows.iter().map(|r| r.student.conf).collect(),
-        s_pred: rows.iter().map(|r| r.student.pred).collect(),
-        t_nll: col(|r| r.teacher.nll),
-        s_nll: col(|r| r.student.nll),
-        t_brier: col(|r| r.teacher.brier),
-        s_brier: col(|r| r.student.brier),
-        kl: col(|r| r.kl),
-        reverse_kl: col(|r| r.reverse_kl),
-        js: col(|r| r.js),
-        t_finite: col(|r| r.teacher.finite),
-        s_finite: col(|r| r.student.finite),
     })
 }
 

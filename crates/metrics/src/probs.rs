@@ -10,7 +10,7 @@ use crate::error::Result;
 
 /// Classes up to which this tensor path sums the softmax denominator left to right, column by
 /// column (PyTorch's order for rows shorter than one of its vectors); above it, candle's
-/// vectorised sum. The tensor path runs on GPUs and for float64 logits; the CPU's fused kernel
+/// vectorised sum. The tensor path runs on GPUs; the CPU's fused kernel
 /// (`fused.rs`) follows PyTorch's CPU summation order for every row length instead.
 pub const SEQUENTIAL_SUM_MAX_CLASSES: usize = 64;
 
