@@ -4,9 +4,9 @@
 demo:
     cargo run --release -- report
 
-# Run every test (the command CI runs)
+# Run every test (the README's test command, which CI runs)
 test:
-    cargo test --workspace --all-targets
+    cargo test --workspace
 
 # Tests with the CUDA backend (needs a CUDA toolkit)
 test-cuda:
@@ -28,9 +28,9 @@ fmt:
 snap:
     cargo insta test --review
 
-# Regenerate the committed test fixtures
+# Regenerate the committed test fixtures with their Python generators (torch, transformers, scikit-learn, scipy, statsmodels, pyarrow)
 fixtures:
-    cargo test --workspace -- --ignored regenerate
+    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py
 
 # Criterion benchmarks
 bench:
@@ -40,5 +40,5 @@ bench:
 screenshot:
     mkdir -p docs target && cargo run --release -- -q report --html target/demo.html > /dev/null && chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$(mktemp -d)" --window-size=1100,2600 --screenshot="$PWD/docs/report.png" "file://$PWD/target/demo.html"
 
-# What CI runs
+# What CI runs (.ci/run adds the checks of the machine it runs on)
 ci: lint test
