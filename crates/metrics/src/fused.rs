@@ -8,7 +8,8 @@
 //! The float64 arithmetic (log-probabilities, divergences, NLL, Brier) is the tensor path's,
 //! operation for operation: the same divisions, the same libm `exp` and `ln`, the same
 //! comparisons for max and argmax (first index wins), every sum left to right from zero, as
-//! candle's CPU reductions take float64 sums. Those vectors agree bit for bit (tested in `accumulator.rs`).
+//! candle's CPU reductions take float64 sums. Those vectors agree bit for bit (tested in
+//! `accumulator.rs`).
 //!
 //! The float32 confidences follow PyTorch's CPU softmax instead, down to the order in which it
 //! sums a row ([`SumOrder`]), because that order decides the last bit of each confidence, and
