@@ -480,13 +480,15 @@ struct BenchArgs {
 
 #[derive(Debug, Args)]
 struct ScoreArgs {
-    /// Teacher logits, shape (n, C): .npy, .safetensors (FILE or FILE:tensor) or JSONL.
+    /// Teacher logits, shape (n, C): .npy, .safetensors (FILE or FILE:tensor) or JSONL (arrays,
+    /// or records with a "logits" array).
     #[arg(long, value_name = "FILE")]
     teacher_logits: String,
     /// Student logits, same shape and class order as the teacher's.
     #[arg(long, value_name = "FILE")]
     student_logits: String,
-    /// True labels (class ids): .npy of integers, JSONL, or whitespace-separated integers.
+    /// True labels (class ids): .npy of integers, JSONL (integers, or records with a "label"),
+    /// or whitespace-separated integers.
     #[arg(long, value_name = "FILE")]
     labels: PathBuf,
     #[command(flatten)]

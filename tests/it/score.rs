@@ -397,4 +397,35 @@ fn jsonl_and_safetensors_logits_score_like_npy() {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     assert_matches(&r.json(), &expected, "ties", "");
+
+    // One JSONL file of {"logits": [...], "label": k} records serves as logits and labels.
+    let labels = Tensor::read_npy(dir.join("labels.npy"))
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap();
+    let records = d.path().join("student_records.jsonl");
+    let text: String = rows
+        .iter()
+        .zip(&labels)
+        .map(|(r, l)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": "x", "logits": r, "label": l})
+            )
+        })
+        .collect();
+    std::fs::write(&records, text).unwrap();
+    let r = run(&[
+        "score",
+        "--teacher-logits",
+        &spec,
+        "--student-logits",
+        s(&records),
+        "--labels",
+        s(&records),
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_matches(&r.json(), &expected, "ties (records)", "");
 }

@@ -241,8 +241,8 @@ pub enum Error {
         expected: usize,
     },
 
-    /// A row of a JSON Lines logits file is not an array.
-    #[error("{}: {position}: expected a JSON array of numbers but found {found}\nhint: every line must be one row of logits such as [0.1, -2.3]", .path.display())]
+    /// A row of a JSON Lines logits file is neither an array nor a record with one.
+    #[error("{}: {position}: expected a JSON array of numbers but found {found}\nhint: every line must be one row of logits such as [0.1, -2.3] or {{\"logits\": [0.1, -2.3]}}", .path.display())]
     NotAnArray {
         /// The file.
         path: PathBuf,

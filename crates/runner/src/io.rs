@@ -319,12 +319,33 @@ fn read_jsonl_logits(path: &Path) -> Result<(usize, usize, Floats)> {
             position,
             source,
         })?;
-        let Value::Array(row) = row else {
-            return Err(Error::NotAnArray {
-                path: path.to_path_buf(),
-                position,
-                found: json_kind(&row),
-            });
+        // A row is an array, or a record whose `logits` field is one.
+        let row = match row {
+            Value::Array(row) => row,
+            Value::Object(mut record) => match record.remove("logits") {
+                Some(Value::Array(row)) => row,
+                Some(other) => {
+                    return Err(Error::NotAnArray {
+                        path: path.to_path_buf(),
+                        position,
+                        found: json_kind(&other),
+                    })
+                }
+                None => {
+                    return Err(Error::NotAnArray {
+                        path: path.to_path_buf(),
+                        position,
+                        found: "an object without a \"logits\" field",
+                    })
+                }
+            },
+            other => {
+                return Err(Error::NotAnArray {
+                    path: path.to_path_buf(),
+                    position,
+                    found: json_kind(&other),
+                })
+            }
         };
         match first {
             None => first = Some((position, row.len())),
@@ -376,8 +397,14 @@ fn class_id(
 
 fn read_json_labels(path: &Path) -> Result<Vec<i64>> {
     let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
-    let id =
-        |index, position, value: &Value| class_id(path, index, position, value.as_i64(), value);
+    // A label is an integer, or a record whose `label` field is one.
+    let id = |index, position, value: &Value| {
+        let value = match value {
+            Value::Object(record) => record.get("label").unwrap_or(value),
+            _ => value,
+        };
+        class_id(path, index, position, value.as_i64(), value)
+    };
     if text.trim_start().starts_with('[') {
         let values: Vec<Value> = serde_json::from_str(&text).map_err(|source| Error::Json {
             path: path.to_path_buf(),
@@ -659,10 +686,30 @@ mod tests {
         std::fs::write(&path, "[1, 2]\n[3, null]\n")?;
         assert!(logits_err(&spec(&path)).contains("value 1 is null"));
 
-        std::fs::write(&path, "{\"logits\": [1, 2]}\n")?;
+        // Records with a `logits` field (other fields ignored) read as their arrays.
+        std::fs::write(
+            &path,
+            "{\"logits\": [1, 2], \"label\": 1}\n{\"id\": \"b\", \"logits\": [3, 4.5]}\n",
+        )?;
+        let t = read_logits(&spec(&path), &Device::Cpu)?;
+        assert_eq!(rows(&t)?, [vec![1.0, 2.0], vec![3.0, 4.5]]);
+        std::fs::write(&path, "{\"scores\": [1, 2]}\n")?;
         let err = logits_err(&spec(&path));
         assert!(
-            err.contains("line 1: expected a JSON array of numbers but found an object"),
+            err.contains("line 1: expected a JSON array of numbers but found an object without a \"logits\" field"),
+            "{err}"
+        );
+        assert!(err.contains("{\"logits\": [0.1, -2.3]}"), "{err}");
+        std::fs::write(&path, "{\"logits\": 3}\n")?;
+        let err = logits_err(&spec(&path));
+        assert!(
+            err.contains("line 1: expected a JSON array of numbers but found"),
+            "{err}"
+        );
+        std::fs::write(&path, "\"text\"\n")?;
+        let err = logits_err(&spec(&path));
+        assert!(
+            err.contains("line 1: expected a JSON array of numbers but found a string"),
             "{err}"
         );
 
@@ -893,6 +940,18 @@ mod tests {
         assert!(labels_err(&path).contains("labels.jsonl: example 1: label -2"));
         std::fs::write(&path, "1\n{\n")?;
         assert!(labels_err(&path).contains("labels.jsonl: line 2: invalid JSON"));
+        // Records with a `label` field, as in a JSONL file that also holds the logits.
+        std::fs::write(
+            &path,
+            "{\"logits\": [1, 2], \"label\": 1}\n{\"label\": 0, \"logits\": [0, 0]}\n",
+        )?;
+        assert_eq!(read_labels(&path)?, [1, 0]);
+        std::fs::write(&path, "{\"label\": 1}\n{\"target\": 0}\n")?;
+        let err = labels_err(&path);
+        assert!(
+            err.contains("example 1 (line 2)") && err.contains("target"),
+            "{err}"
+        );
         Ok(())
     }
 
