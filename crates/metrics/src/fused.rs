@@ -95,12 +95,11 @@ impl SumOrder {
 
     /// The float32 sum of `v` in this order.
     fn sum(self, v: &[f32]) -> f32 {
-        let Self::Lanes { width, halves } = self else {
-            return v.iter().fold(0.0, |s, &x| s + x);
+        let (width, halves) = match self {
+            Self::Lanes { width, halves } if v.len() >= width => (width, halves),
+            // Left to right: the order, or a row shorter than one vector.
+            _ => return v.iter().fold(0.0, |s, &x| s + x),
         };
-        if v.len() < width {
-            return v.iter().fold(0.0, |s, &x| s + x);
-        }
         let mut lanes = [0f32; 16];
         let lanes = &mut lanes[..width];
         lanes.copy_from_slice(&v[..width]);

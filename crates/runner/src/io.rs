@@ -320,32 +320,19 @@ fn read_jsonl_logits(path: &Path) -> Result<(usize, usize, Floats)> {
             source,
         })?;
         // A row is an array, or a record whose `logits` field is one.
+        let not_array = |found| Error::NotAnArray {
+            path: path.to_path_buf(),
+            position,
+            found,
+        };
         let row = match row {
             Value::Array(row) => row,
             Value::Object(mut record) => match record.remove("logits") {
                 Some(Value::Array(row)) => row,
-                Some(other) => {
-                    return Err(Error::NotAnArray {
-                        path: path.to_path_buf(),
-                        position,
-                        found: json_kind(&other),
-                    })
-                }
-                None => {
-                    return Err(Error::NotAnArray {
-                        path: path.to_path_buf(),
-                        position,
-                        found: "an object without a \"logits\" field",
-                    })
-                }
+                Some(other) => return Err(not_array(json_kind(&other))),
+                None => return Err(not_array("an object without a \"logits\" field")),
             },
-            other => {
-                return Err(Error::NotAnArray {
-                    path: path.to_path_buf(),
-                    position,
-                    found: json_kind(&other),
-                })
-            }
+            other => return Err(not_array(json_kind(&other))),
         };
         match first {
             None => first = Some((position, row.len())),
