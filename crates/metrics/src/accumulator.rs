@@ -205,11 +205,10 @@ impl Accumulator {
         let t = self.cfg.temperature;
         // Labels are validated at `finish`, where the row is known; clamp them here so that the
         // gathers stay in bounds whatever they hold.
+        let labels = labels.to_dtype(DType::I64)?;
         let gather_labels = labels
-            .to_dtype(DType::I64)?
             .clamp(0i64, (self.num_classes - 1) as i64)?
             .to_dtype(DType::U32)?;
-        let labels = labels.to_dtype(DType::I64)?;
         let batch = if fused::applies(teacher, &student) {
             let params = fused::Params {
                 temperature: t,
