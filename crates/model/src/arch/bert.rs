@@ -15,6 +15,7 @@ use candle_transformers::models::with_tracing::{layer_norm, linear, LayerNorm, L
 use serde::Deserialize;
 
 use super::attention::{QkvNames, SelfAttention};
+use super::head::{ClassificationHead, Squash};
 use super::{additive_mask, first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::{Batch, Error, Result};
 
@@ -44,11 +45,14 @@ fn default_layer_norm_eps() -> f64 {
     1e-12
 }
 
+/// HF `model_type`.
+const MODEL_TYPE: &str = "bert";
+
 pub(crate) struct Bert;
 
 impl Architecture for Bert {
     fn model_type(&self) -> &'static str {
-        "bert"
+        MODEL_TYPE
     }
 
     fn hf_classes(&self) -> &'static [&'static str] {
@@ -64,11 +68,11 @@ impl Architecture for Bert {
     }
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
-        let cfg: Config = cx.parse("bert")?;
+        let cfg: Config = cx.parse(MODEL_TYPE)?;
         if let Some(kind) = cfg.position_embedding_type.as_deref().filter(|k| *k != "absolute") {
             return Err(Error::UnsupportedConfig {
                 path: cx.config.path.clone(),
-                model_type: "bert",
+                model_type: MODEL_TYPE,
                 reason: format!("position_embedding_type is {kind}, only absolute is implemented"),
                 hint: "use a checkpoint with absolute position embeddings",
             });
@@ -78,16 +82,17 @@ impl Architecture for Bert {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| Layer::load(base.pp(format!("encoder.layer.{i}")), &cfg))
             .collect::<candle::Result<Vec<_>>>()?;
-        let h = cfg.hidden_size;
-        let pooler = linear(h, h, base.pp("pooler.dense"))?;
-        let n = cx.num_labels();
-        let classifier = linear(h, n, cx.vb.pp("classifier"))?;
+        let head = ClassificationHead::load(
+            base.pp("pooler.dense"),
+            cx.vb.pp("classifier"),
+            cfg.hidden_size,
+            cx.num_labels(),
+            Squash::Tanh,
+        )?;
         Ok(Loaded::Classifier(Box::new(Model {
             embeddings,
             layers,
-            pooler,
-            classifier,
-            n,
+            head,
         })))
     }
 }
@@ -173,14 +178,12 @@ impl Layer {
 struct Model {
     embeddings: BertEmbeddings,
     layers: Vec<Layer>,
-    pooler: Linear,
-    classifier: Linear,
-    n: usize,
+    head: ClassificationHead,
 }
 
 impl Classifier for Model {
     fn num_labels(&self) -> usize {
-        self.n
+        self.head.num_labels()
     }
 
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor> {
@@ -192,8 +195,7 @@ impl Classifier for Model {
         for layer in &self.layers {
             hidden = layer.forward(&hidden, &mask)?; // (b, t, h)
         }
-        let pooled = self.pooler.forward(&first_token(&hidden)?)?.tanh()?; // (b, h)
-        self.classifier.forward(&pooled) // (b, n)
+        self.head.forward(&first_token(&hidden)?) // (b, n)
     }
 }
 

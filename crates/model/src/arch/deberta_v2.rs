@@ -11,13 +11,14 @@
 //! for any batch of more than one when `position_biased_input` is set (DeBERTa-v2 style). Head as transformers (`ContextPooler`): dense →
 //! `pooler_hidden_act` on the first token, then `classifier`; written here so that it reads the
 //! config's activation through the same parser as the other heads.
-use candle::{Module, Tensor};
-use candle_nn::{Activation, Linear};
+use candle::Tensor;
+use candle_nn::Activation;
 use candle_transformers::models::debertav2::{
     Config as CandleConfig, DebertaV2Embeddings, DebertaV2Encoder,
 };
 use serde_json::{json, Value};
 
+use super::head::{ClassificationHead, Squash};
 use super::{first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::{Batch, Error, Result};
 
@@ -41,11 +42,14 @@ fn defaults() -> [(&'static str, Value); 12] {
     ]
 }
 
+/// HF `model_type`.
+const MODEL_TYPE: &str = "deberta-v2";
+
 pub(crate) struct DebertaV2;
 
 impl Architecture for DebertaV2 {
     fn model_type(&self) -> &'static str {
-        "deberta-v2"
+        MODEL_TYPE
     }
 
     fn hf_classes(&self) -> &'static [&'static str] {
@@ -59,7 +63,7 @@ impl Architecture for DebertaV2 {
     // NOTE: F32 only: candle's disentangled attention builds its scale, masks and softmax in f32.
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
-        let mut raw: Value = cx.parse("deberta-v2")?;
+        let mut raw: Value = cx.parse(MODEL_TYPE)?;
         if let Some(obj) = raw.as_object_mut() {
             for (key, value) in defaults() {
                 if obj.get(key).is_none_or(Value::is_null) {
@@ -78,14 +82,14 @@ impl Architecture for DebertaV2 {
         let cfg: CandleConfig =
             serde_json::from_value(raw).map_err(|source| Error::ArchConfig {
                 path: cx.config.path.clone(),
-                model_type: "deberta-v2",
+                model_type: MODEL_TYPE,
                 source,
             })?;
         if cfg.conv_kernel_size.unwrap_or(0) > 0 {
             // candle's ConvLayer::forward is `todo!()`; refuse rather than panic mid-run.
             return Err(Error::UnsupportedConfig {
                 path: cx.config.path.clone(),
-                model_type: "deberta-v2",
+                model_type: MODEL_TYPE,
                 reason: format!(
                     "conv_kernel_size is {} and the convolution layer is not implemented",
                     cfg.conv_kernel_size.unwrap_or(0)
@@ -96,7 +100,7 @@ impl Architecture for DebertaV2 {
         let act: Activation = serde_json::from_value(act_name.clone()).map_err(|_| {
             Error::UnsupportedConfig {
                 path: cx.config.path.clone(),
-                model_type: "deberta-v2",
+                model_type: MODEL_TYPE,
                 reason: format!("pooler_hidden_act {act_name} is not implemented"),
                 hint: "use gelu, gelu_new or relu",
             }
@@ -105,17 +109,18 @@ impl Architecture for DebertaV2 {
         let embeddings = DebertaV2Embeddings::load(base.pp("embeddings"), &cfg)?;
         let encoder = DebertaV2Encoder::load(base.pp("encoder"), &cfg)?;
         let p = cfg.pooler_hidden_size.unwrap_or(cfg.hidden_size);
-        let n = cx.num_labels();
-        let pooler = candle_nn::linear(p, p, cx.vb.pp("pooler.dense"))?;
-        let classifier = candle_nn::linear(p, n, cx.vb.pp("classifier"))?;
+        let head = ClassificationHead::load(
+            cx.vb.pp("pooler.dense"),
+            cx.vb.pp("classifier"),
+            p,
+            cx.num_labels(),
+            Squash::Act(act),
+        )?;
         Ok(Loaded::Classifier(Box::new(Model {
             embeddings,
             encoder,
-            pooler,
-            act,
-            classifier,
+            head,
             segments: cfg.type_vocab_size > 0,
-            n,
         })))
     }
 }
@@ -123,17 +128,14 @@ impl Architecture for DebertaV2 {
 struct Model {
     embeddings: DebertaV2Embeddings,
     encoder: DebertaV2Encoder,
-    pooler: Linear,
-    act: Activation,
-    classifier: Linear,
+    head: ClassificationHead,
     /// Whether the checkpoint has segment embeddings (DeBERTa-v3 has none).
     segments: bool,
-    n: usize,
 }
 
 impl Classifier for Model {
     fn num_labels(&self) -> usize {
-        self.n
+        self.head.num_labels()
     }
 
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor> {
@@ -153,8 +155,7 @@ impl Classifier for Model {
             None,
         )?; // (b, t, h)
         let hidden = self.encoder.forward(&embedded, mask, None, None)?; // (b, t, h)
-        let pooled = self.act.forward(&self.pooler.forward(&first_token(&hidden)?)?)?; // (b, p)
-        self.classifier.forward(&pooled) // (b, n)
+        self.head.forward(&first_token(&hidden)?) // (b, n)
     }
 }
 

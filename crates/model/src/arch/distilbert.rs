@@ -16,6 +16,7 @@ use candle_transformers::models::with_tracing::{layer_norm, linear, LayerNorm, L
 use serde::Deserialize;
 
 use super::attention::{QkvNames, SelfAttention};
+use super::head::{ClassificationHead, Squash};
 use super::{additive_mask, first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::{Batch, Error, Result};
 
@@ -46,11 +47,14 @@ fn default_activation() -> Activation {
     Activation::Gelu
 }
 
+/// HF `model_type`.
+const MODEL_TYPE: &str = "distilbert";
+
 pub(crate) struct DistilBert;
 
 impl Architecture for DistilBert {
     fn model_type(&self) -> &'static str {
-        "distilbert"
+        MODEL_TYPE
     }
 
     fn hf_classes(&self) -> &'static [&'static str] {
@@ -66,11 +70,11 @@ impl Architecture for DistilBert {
     }
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
-        let cfg: Config = cx.parse("distilbert")?;
+        let cfg: Config = cx.parse(MODEL_TYPE)?;
         if cfg.n_heads == 0 || cfg.dim % cfg.n_heads != 0 {
             return Err(Error::UnsupportedConfig {
                 path: cx.config.path.clone(),
-                model_type: "distilbert",
+                model_type: MODEL_TYPE,
                 reason: format!("dim {} is not a multiple of n_heads {}", cfg.dim, cfg.n_heads),
                 hint: "check config.json",
             });
@@ -80,15 +84,17 @@ impl Architecture for DistilBert {
         let layers = (0..cfg.n_layers)
             .map(|i| Block::load(base.pp(format!("transformer.layer.{i}")), &cfg))
             .collect::<candle::Result<Vec<_>>>()?;
-        let n = cx.num_labels();
-        let pre_classifier = linear(cfg.dim, cfg.dim, cx.vb.pp("pre_classifier"))?;
-        let classifier = linear(cfg.dim, n, cx.vb.pp("classifier"))?;
+        let head = ClassificationHead::load(
+            cx.vb.pp("pre_classifier"),
+            cx.vb.pp("classifier"),
+            cfg.dim,
+            cx.num_labels(),
+            Squash::Act(candle_nn::Activation::Relu),
+        )?;
         Ok(Loaded::Classifier(Box::new(Model {
             embeddings,
             layers,
-            pre_classifier,
-            classifier,
-            n,
+            head,
         })))
     }
 }
@@ -172,14 +178,12 @@ impl Block {
 struct Model {
     embeddings: Embeddings,
     layers: Vec<Block>,
-    pre_classifier: Linear,
-    classifier: Linear,
-    n: usize,
+    head: ClassificationHead,
 }
 
 impl Classifier for Model {
     fn num_labels(&self) -> usize {
-        self.n
+        self.head.num_labels()
     }
 
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor> {
@@ -188,9 +192,7 @@ impl Classifier for Model {
         for layer in &self.layers {
             x = layer.forward(&x, &mask)?;
         }
-        let cls = first_token(&x)?; // (b, dim)
-        let pooled = self.pre_classifier.forward(&cls)?.relu()?;
-        self.classifier.forward(&pooled) // (b, n)
+        self.head.forward(&first_token(&x)?) // (b, n)
     }
 }
 

@@ -97,6 +97,7 @@ pub enum Loaded {
 }
 
 mod attention;
+mod head;
 
 macro_rules! architectures {
     ($($module:ident :: $unit:ident),* $(,)?) => {

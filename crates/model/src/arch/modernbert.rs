@@ -16,11 +16,12 @@
 //! `local_rope_theta`) and 5.x (`layer_types`, `rope_parameters`) are both read.
 use std::collections::HashMap;
 
-use candle::{Module, Tensor};
-use candle_nn::{Activation, LayerNorm, Linear, VarBuilder};
+use candle::Tensor;
+use candle_nn::{Activation, Linear, VarBuilder};
 use candle_transformers::models::modernbert::{Config as CandleConfig, ModernBert as Backbone};
 use serde::Deserialize;
 
+use super::head::{ClassificationHead, Squash};
 use super::{first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::{Batch, Error, Result};
 
@@ -171,11 +172,14 @@ impl Config {
     }
 }
 
+/// HF `model_type`.
+const MODEL_TYPE: &str = "modernbert";
+
 pub(crate) struct ModernBert;
 
 impl Architecture for ModernBert {
     fn model_type(&self) -> &'static str {
-        "modernbert"
+        MODEL_TYPE
     }
 
     fn hf_classes(&self) -> &'static [&'static str] {
@@ -190,10 +194,10 @@ impl Architecture for ModernBert {
     // them to scores in the model dtype, which fails for f16/bf16.
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
-        let cfg: Config = cx.parse("modernbert")?;
+        let cfg: Config = cx.parse(MODEL_TYPE)?;
         let unsupported = |reason: String| Error::UnsupportedConfig {
             path: cx.config.path.clone(),
-            model_type: "modernbert",
+            model_type: MODEL_TYPE,
             reason,
             hint: "this ModernBERT variant is not implemented; open an issue with its config.json",
         };
@@ -214,14 +218,11 @@ impl Architecture for ModernBert {
         let norm = candle_nn::layer_norm_no_bias(h, cfg.norm_eps, head.pp("norm"))?;
         let n = cx.num_labels();
         let classifier = candle_nn::linear(h, n, cx.vb.pp("classifier"))?;
+        let head = ClassificationHead::new(dense, Squash::Act(act), classifier, n).with_norm(norm);
         Ok(Loaded::Classifier(Box::new(Model {
             backbone,
             pooling: cfg.classifier_pooling,
-            dense,
-            act,
-            norm,
-            classifier,
-            n,
+            head,
         })))
     }
 }
@@ -237,16 +238,12 @@ fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle::Result<Line
 struct Model {
     backbone: Backbone,
     pooling: Pooling,
-    dense: Linear,
-    act: Activation,
-    norm: LayerNorm,
-    classifier: Linear,
-    n: usize,
+    head: ClassificationHead,
 }
 
 impl Classifier for Model {
     fn num_labels(&self) -> usize {
-        self.n
+        self.head.num_labels()
     }
 
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor> {
@@ -261,8 +258,7 @@ impl Classifier for Model {
                 sum.broadcast_div(&mask.sum_keepdim(1)?)? // (b, h)
             }
         };
-        let x = self.act.forward(&self.dense.forward(&pooled)?)?;
-        self.classifier.forward(&self.norm.forward(&x)?) // (b, n)
+        self.head.forward(&pooled) // (b, n)
     }
 }
 

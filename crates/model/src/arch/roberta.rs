@@ -9,12 +9,12 @@
 //! with padding_idx at pads. The first real token therefore sits at padding_idx + 1, so only
 //! `max_position_embeddings - pad_token_id - 1` tokens fit. Head as transformers
 //! (`RobertaClassificationHead`): dense + tanh + out_proj on <s>.
-use candle::{DType, Module, Tensor};
+use candle::{DType, Tensor};
 use candle_nn::Activation;
-use candle_transformers::models::with_tracing::{linear, Linear};
 use candle_transformers::models::xlm_roberta::{Config as CandleConfig, XLMRobertaModel};
 use serde::Deserialize;
 
+use super::head::{ClassificationHead, Squash};
 use super::{first_token, Architecture, Classifier, LoadContext, Loaded, Task};
 use crate::config::ProbeConfig;
 use crate::{Batch, Error, Result};
@@ -101,24 +101,28 @@ pub(super) fn load_family(
     };
     let base = cx.base(prefix, "embeddings.word_embeddings.weight");
     let encoder = XLMRobertaModel::new(&candle_cfg, base)?;
-    let h = cfg.hidden_size;
-    let n = cx.num_labels();
-    let dense = linear(h, h, cx.vb.pp("classifier.dense"))?;
-    let out_proj = linear(h, n, cx.vb.pp("classifier.out_proj"))?;
+    let head = ClassificationHead::load(
+        cx.vb.pp("classifier.dense"),
+        cx.vb.pp("classifier.out_proj"),
+        cfg.hidden_size,
+        cx.num_labels(),
+        Squash::Tanh,
+    )?;
     Ok(Loaded::Classifier(Box::new(Model {
         encoder,
-        dense,
-        out_proj,
+        head,
         segments: cfg.type_vocab_size > 1,
-        n,
     })))
 }
+
+/// HF `model_type`.
+const MODEL_TYPE: &str = "roberta";
 
 pub(crate) struct Roberta;
 
 impl Architecture for Roberta {
     fn model_type(&self) -> &'static str {
-        "roberta"
+        MODEL_TYPE
     }
 
     fn hf_classes(&self) -> &'static [&'static str] {
@@ -138,23 +142,21 @@ impl Architecture for Roberta {
     }
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
-        load_family(&cx, "roberta", "roberta")
+        load_family(&cx, MODEL_TYPE, "roberta")
     }
 }
 
 struct Model {
     encoder: XLMRobertaModel,
-    dense: Linear,
-    out_proj: Linear,
+    head: ClassificationHead,
     /// Whether the checkpoint has more than one segment embedding; RoBERTa tokenizers emit no
     /// segment ids, so with one row every token gets segment 0.
     segments: bool,
-    n: usize,
 }
 
 impl Classifier for Model {
     fn num_labels(&self) -> usize {
-        self.n
+        self.head.num_labels()
     }
 
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor> {
@@ -173,8 +175,7 @@ impl Classifier for Model {
             None,
             None,
         )?; // (b, t, h)
-        let x = self.dense.forward(&first_token(&hidden)?)?.tanh()?; // (b, h)
-        self.out_proj.forward(&x) // (b, n)
+        self.head.forward(&first_token(&hidden)?) // (b, n)
     }
 }
 

@@ -10,11 +10,14 @@ use super::{roberta, Architecture, LoadContext, Loaded, Task};
 use crate::config::ProbeConfig;
 use crate::Result;
 
+/// HF `model_type`.
+const MODEL_TYPE: &str = "xlm-roberta";
+
 pub(crate) struct XlmRoberta;
 
 impl Architecture for XlmRoberta {
     fn model_type(&self) -> &'static str {
-        "xlm-roberta"
+        MODEL_TYPE
     }
 
     fn hf_classes(&self) -> &'static [&'static str] {
@@ -34,7 +37,7 @@ impl Architecture for XlmRoberta {
     }
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
-        roberta::load_family(&cx, "xlm-roberta", "roberta")
+        roberta::load_family(&cx, MODEL_TYPE, "roberta")
     }
 }
 
