@@ -6,3 +6,4 @@ mod decide;
 mod html;
 mod report;
 mod score;
+mod snapshots;
