@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use distill_eval_model::{LoadOptions, ModelSource};
-use distill_eval_runner::data::{load_file, DataOptions};
-use distill_eval_runner::pass::{run_model, PassOptions};
+use distill_eval_runner::engine::pass::{run_model, PassOptions};
+use distill_eval_runner::input::dataset::{load_file, DataOptions};
 
 use super::{device, device_name};
 

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use candle::{Device, Tensor};
 use criterion::{criterion_group, Criterion, Throughput};
-use distill_eval_runner::io::{read_logits, write_logits};
+use distill_eval_runner::input::saved::read_logits;
+use distill_eval_runner::output::logits::write_logits;
 
 fn read_npy(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::data::{FieldRole, Position};
+use crate::location::{FieldRole, Position};
 
 /// Everything that can go wrong in the runner.
 ///
@@ -17,6 +17,50 @@ pub enum Error {
     NotFound {
         /// The missing file.
         path: PathBuf,
+    },
+
+    /// Two outputs of one command name standard output.
+    #[error("{} all write to standard output (-), which can take only one of them\nhint: give the others a file name", .flags.join(", "))]
+    StdoutTwice {
+        /// The flags that name `-`.
+        flags: Vec<String>,
+    },
+
+    /// Two outputs of one command name the same file.
+    #[error("{} both write to {}\nhint: give each output its own file", .flags.join(" and "), .path.display())]
+    OutputTwice {
+        /// The file.
+        path: PathBuf,
+        /// The flags that name it.
+        flags: Vec<String>,
+    },
+
+    /// An output path is one of the command's own inputs (or inside an input folder).
+    #[error("{flag} {} would overwrite the input {}\nhint: write the output to another path", .path.display(), .input.display())]
+    OutputIsInput {
+        /// The output flag.
+        flag: String,
+        /// The output path.
+        path: PathBuf,
+        /// The input it names (a file, or the folder it lies in).
+        input: PathBuf,
+    },
+
+    /// An output path is a directory.
+    #[error("{}{} is a directory\nhint: name a file to write, e.g. {}", .flag.is_empty().then(String::new).unwrap_or_else(|| format!("{} ", .flag)), .path.display(), .path.join("report.json").display())]
+    OutputIsDirectory {
+        /// The output flag (empty when not known).
+        flag: String,
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// Standard output could not be written.
+    #[error("cannot write to standard output: {source}\nhint: check that whatever reads the output (a pipe, a file, a terminal) is still there and has space")]
+    Stdout {
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
     },
 
     /// An input file exists but could not be read.
@@ -418,6 +462,10 @@ pub enum Error {
         pattern: String,
     },
 
+    /// A command that runs models got no data.
+    #[error("no data given\nhint: pass --data FILE (.jsonl, .csv, .tsv, .parquet) or hf://datasets/ORG/NAME")]
+    NoData,
+
     /// No student to evaluate.
     #[error("no student given\nhint: pass --student (or --checkpoints) at least once")]
     NoStudents,
@@ -427,6 +475,17 @@ pub enum Error {
     NoStep {
         /// The folder.
         path: PathBuf,
+    },
+
+    /// Two checkpoint folders of the same training step.
+    #[error("{} and {} are both checkpoints of step {step}\nhint: pass one folder per step (rename one, or fix global_step in its trainer_state.json)", .first.display(), .second.display())]
+    DuplicateStep {
+        /// The step.
+        step: u64,
+        /// The first folder.
+        first: PathBuf,
+        /// The second folder.
+        second: PathBuf,
     },
 
     /// A model failed to load or run (boxed: the model crate's errors are large).
@@ -448,16 +507,25 @@ impl From<distill_eval_model::Error> for Error {
     }
 }
 
+/// Where each side of an evaluation came from (a file or a model id), so that errors about
+/// its rows can name it.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    /// The teacher's file or model id.
+    pub teacher: String,
+    /// The student's file or model id.
+    pub student: String,
+    /// The labels' file or dataset.
+    pub labels: String,
+}
+
 /// The runner's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// Names the input a metrics error is about: a non-finite row names the teacher's or the
     /// student's file or model; everything else is passed through.
-    pub(crate) fn from_metrics(
-        e: distill_eval_metrics::Error,
-        origins: &crate::evaluate::Origins,
-    ) -> Self {
+    pub(crate) fn from_metrics(e: distill_eval_metrics::Error, origins: &Origins) -> Self {
         use distill_eval_metrics::{Error as M, Side};
         match e {
             M::NonFinite { side, row } => {

@@ -1,25 +1,20 @@
-//! The HTML report: one self-contained file (inline CSS and SVG, no script, no network) to open
-//! in a browser or attach to a pull request.
+//! HTML pages: one self-contained file (inline CSS and SVG, no script, no network) to open in a
+//! browser or attach to a pull request. The page frame and the parts every family shares are
+//! here, with `compare`'s and `track`'s pages; each family draws its own report's sections.
 //!
-//! Every text that reaches the page goes through [`escape::html`]; charts come from [`svg`].
-//! Teacher and student keep the same colours everywhere ([`svg::TEACHER`], [`svg::STUDENT`]).
+//! Every text that reaches the page goes through [`escape::html`](super::escape::html); charts
+//! come from [`svg`]. Teacher and student keep the same colours everywhere ([`svg::TEACHER`],
+//! [`svg::STUDENT`]).
 
 use std::io::{self, Write};
 
-use distill_eval_metrics::{CalibrationBin, SideMetrics};
-
 use super::escape::html as esc;
-use super::figures;
-use super::fmt::{f4, int, opt_pct, params, pct, pval, rate};
-use super::interpret;
+use super::fmt::{int, params, rate};
+use super::many::{columns, figure_cell};
 use super::svg;
-use crate::compare::Comparison;
-use crate::details::ExampleRow;
-use crate::report::{ModelRun, Report};
-use crate::track::Track;
-
-/// Largest class count drawn as confusion heat maps; larger ones are left to the JSON.
-const MAX_HEATMAP_CLASSES: usize = 20;
+use crate::engine::ModelRun;
+use crate::report::compare::Comparison;
+use crate::report::track::Track;
 
 const CSS: &str = r#"
 :root { --teacher: #2563eb; --student: #f97316; --ink: #1f2937; --muted: #6b7280; --line: #e5e7eb;
@@ -59,7 +54,7 @@ td.text { text-align: left; max-width: 420px; overflow-wrap: anywhere; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 "#;
 
-fn head(out: &mut dyn Write, title: &str) -> io::Result<()> {
+pub(crate) fn head(out: &mut dyn Write, title: &str) -> io::Result<()> {
     writeln!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -69,7 +64,7 @@ fn head(out: &mut dyn Write, title: &str) -> io::Result<()> {
     )
 }
 
-fn foot(out: &mut dyn Write, schema: u32) -> io::Result<()> {
+pub(crate) fn foot(out: &mut dyn Write, schema: u32) -> io::Result<()> {
     writeln!(
         out,
         "<footer>distill-eval {} · report schema {schema}</footer>\n</main>\n</body>\n</html>",
@@ -77,7 +72,7 @@ fn foot(out: &mut dyn Write, schema: u32) -> io::Result<()> {
     )
 }
 
-fn card(out: &mut dyn Write, key: &str, value: &str, sub: &str) -> io::Result<()> {
+pub(crate) fn card(out: &mut dyn Write, key: &str, value: &str, sub: &str) -> io::Result<()> {
     writeln!(
         out,
         "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
@@ -87,19 +82,12 @@ fn card(out: &mut dyn Write, key: &str, value: &str, sub: &str) -> io::Result<()
     )
 }
 
-fn bins(b: &[CalibrationBin]) -> Vec<svg::Bin> {
-    b.iter()
-        .map(|x| svg::Bin {
-            lower: x.lower,
-            upper: x.upper,
-            count: x.count,
-            accuracy: x.accuracy,
-            confidence: x.confidence,
-        })
-        .collect()
-}
-
-fn model_row(out: &mut dyn Write, role: &str, class: &str, run: &ModelRun) -> io::Result<()> {
+pub(crate) fn model_row(
+    out: &mut dyn Write,
+    role: &str,
+    class: &str,
+    run: &ModelRun,
+) -> io::Result<()> {
     let i = &run.info;
     writeln!(
         out,
@@ -120,7 +108,7 @@ fn model_row(out: &mut dyn Write, role: &str, class: &str, run: &ModelRun) -> io
 const TEXT_SHOWN: usize = 240;
 
 /// An input text, escaped; long ones fold into a `<details>` element (no script needed).
-fn long_text(t: &str) -> String {
+pub(crate) fn long_text(t: &str) -> String {
     if t.is_empty() {
         return "<span class=\"muted\">(empty)</span>".to_owned();
     }
@@ -137,399 +125,18 @@ fn long_text(t: &str) -> String {
     )
 }
 
-fn example_table(out: &mut dyn Write, rows: &[ExampleRow]) -> io::Result<()> {
-    writeln!(
-        out,
-        "<table><tr><th>#</th><th class=\"l\">input</th><th class=\"l\">true</th>\
-         <th class=\"l\"><span class=\"t\">teacher</span></th><th class=\"l\"><span class=\"s\">student</span></th><th>KL</th></tr>"
-    )?;
-    for r in rows {
-        let text = match (&r.text, &r.pair) {
-            (Some(t), Some(p)) => format!(
-                "{}<br><span class=\"muted\">{}</span>",
-                long_text(t),
-                long_text(p)
-            ),
-            (Some(t), None) => long_text(t),
-            _ => "<span class=\"muted\">(row only)</span>".to_owned(),
-        };
-        let answer = |a: &crate::details::Answer| {
-            format!(
-                "{} {}<br><span class=\"muted\">p(true) {}</span>",
-                esc(&a.prediction),
-                esc(&pct(a.confidence)),
-                esc(&pct(a.p_true))
-            )
-        };
-        writeln!(
-            out,
-            "<tr><td>{}</td><td class=\"text\">{text}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
-            r.index,
-            esc(&r.label),
-            answer(&r.teacher),
-            answer(&r.student),
-            esc(&f4(r.kl))
-        )?;
-    }
-    writeln!(out, "</table>")
-}
-
-/// Writes the HTML report of a teacher/student evaluation.
-pub fn report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let e = &r.evaluation;
-    let n = e.n_examples as u64;
-    head(out, &format!("distill-eval: {}", e.verdict))?;
-    writeln!(out, "<h1>Student vs. teacher</h1>")?;
-    let who = match (&r.teacher_model, &r.student_model, &r.inputs) {
-        (Some(t), Some(s), _) => format!("{} → {}", t.info.id, s.info.id),
-        (None, Some(s), Some(i)) => format!("{} → {}", i.teacher_logits, s.info.id),
-        (_, _, Some(i)) => format!("{} → {}", i.teacher_logits, i.student_logits),
-        _ => String::new(),
-    };
-    writeln!(
-        out,
-        "<p class=\"muted\">{} · {} examples · {} classes · temperature {}</p>",
-        esc(&who),
-        int(n),
-        e.num_classes,
-        e.temperature
-    )?;
-
-    // Verdict and headline figures.
-    writeln!(
-        out,
-        "<section class=\"verdict\"><span class=\"badge {v}\">{v}</span><div><strong>{}</strong><br>{}</div></section>",
-        esc(e.verdict.headline()),
-        esc(&e.recommendation),
-        v = e.verdict
-    )?;
-    writeln!(out, "<div class=\"cards\">")?;
-    card(
-        out,
-        "accuracy retention",
-        &opt_pct(e.accuracy_retention),
-        &format!(
-            "student {} / teacher {}",
-            f4(e.student.accuracy),
-            f4(e.teacher.accuracy)
-        ),
-    )?;
-    card(
-        out,
-        "KL(teacher ‖ student)",
-        &f4(e.kl_divergence),
-        interpret::kl(e.kl_divergence),
-    )?;
-    card(
-        out,
-        "top-1 agreement",
-        &pct(e.agreement),
-        &format!("F1 retention {}", opt_pct(e.f1_retention)),
-    )?;
-    card(
-        out,
-        "ECE student / teacher",
-        &format!("{} / {}", f4(e.student.ece), f4(e.teacher.ece)),
-        interpret::ece(e.student.ece),
-    )?;
-    card(
-        out,
-        "Spearman (confidence)",
-        &f4(e.ranking.spearman),
-        interpret::ranking(e.ranking.spearman),
-    )?;
-    card(
-        out,
-        "only student wrong",
-        &int(e.errors.only_student_wrong),
-        &pct(e.errors.only_student_wrong as f64 / n.max(1) as f64),
-    )?;
-    writeln!(out, "</div>")?;
-    for w in &e.warnings {
-        writeln!(out, "<div class=\"warn\">{}</div>", esc(w))?;
-    }
-    if let Some(g) = &r.gate {
-        if g.passed {
-            writeln!(out, "<p>Quality gates: passed.</p>")?;
-        } else {
-            writeln!(
-                out,
-                "<div class=\"warn\">Quality gate failed: {}</div>",
-                esc(&g.failures.join("; "))
-            )?;
-        }
-    }
-
-    if let Some(b) = &r.bootstrap {
-        writeln!(
-            out,
-            "<h2>Is the difference real?</h2><p class=\"muted\">{:.0}% paired bootstrap intervals, {} resamples, seed {}.</p>",
-            100.0 * b.level,
-            int(b.resamples as u64),
-            b.seed
-        )?;
-        writeln!(
-            out,
-            "<table><tr><th class=\"l\"></th><th>estimate</th><th>interval</th></tr>"
-        )?;
-        for (name, i) in figures::intervals(b) {
-            writeln!(
-                out,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>[{}, {}]</td></tr>",
-                esc(name),
-                f4(i.estimate),
-                f4(i.lower),
-                f4(i.upper)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-        for line in &b.borderline {
-            writeln!(out, "<div class=\"warn\">Borderline: {}</div>", esc(line))?;
-        }
-    }
-
-    // What was evaluated.
-    if r.teacher_model.is_some() || r.student_model.is_some() {
-        writeln!(out, "<h2>Models</h2><table><tr><th class=\"l\"></th><th class=\"l\">model</th><th class=\"l\">revision</th><th class=\"l\">architecture</th><th>parameters</th><th>speed</th><th class=\"l\">device</th></tr>")?;
-        if let Some(t) = &r.teacher_model {
-            model_row(out, "teacher", "t", t)?;
-        }
-        if let Some(s) = &r.student_model {
-            model_row(out, "student", "s", s)?;
-        }
-        writeln!(out, "</table>")?;
-        if let (Some(t), Some(s)) = (&r.teacher_model, &r.student_model) {
-            writeln!(
-                out,
-                "<p>The student has {} of the teacher's parameters and runs {:.1}× as fast.</p>",
-                pct(s.info.parameters as f64 / t.info.parameters.max(1) as f64),
-                s.examples_per_second / t.examples_per_second
-            )?;
-        }
-    }
-    if let Some(d) = &r.dataset {
-        writeln!(out, "<p class=\"muted\">Data: {} ({} rows; text field <code>{}</code>, label field <code>{}</code>)</p>", esc(&d.source), int(d.rows as u64), esc(&d.text_field), esc(&d.label_field))?;
-    }
-
-    // Calibration.
-    writeln!(out, "<h2>Calibration</h2>")?;
-    writeln!(
-        out,
-        "<p>ECE gap (student − teacher): <strong>{}</strong>. A bar below the diagonal is over-confident.</p>",
-        esc(&f4(e.student.ece - e.teacher.ece))
-    )?;
-    writeln!(
-        out,
-        "<div class=\"pair\"><figure>{}</figure><figure>{}</figure></div>",
-        svg::reliability(
-            "Teacher reliability",
-            &bins(&e.teacher.ece_bins),
-            svg::TEACHER,
-            e.teacher.ece
-        ),
-        svg::reliability(
-            "Student reliability",
-            &bins(&e.student.ece_bins),
-            svg::STUDENT,
-            e.student.ece
-        )
-    )?;
-    if let Some(h) = &r.histograms {
-        writeln!(
-            out,
-            "<figure>{}</figure>",
-            svg::histogram(
-                "Confidence (largest probability)",
-                "confidence",
-                &h.confidence_edges,
-                &[
-                    ("teacher", svg::TEACHER, &h.teacher_confidence),
-                    ("student", svg::STUDENT, &h.student_confidence)
-                ],
-                false,
-            )
-        )?;
-    }
-    side_table(out, &figures::CALIBRATION, &e.teacher, &e.student)?;
-    if let Some(c) = &r.calibration {
-        writeln!(out, "<h3>Temperature scaling</h3><p>A temperature fitted by minimising NLL on one half of the data and measured on the other half (then the halves swap), so no figure comes from the data it was fitted to.</p>")?;
-        writeln!(out, "<table><tr><th class=\"l\"></th><th>fitted T</th><th>ECE before</th><th>ECE after</th><th>NLL before</th><th>NLL after</th></tr>")?;
-        for (who, s) in figures::scaling(c) {
-            writeln!(
-                out,
-                "<tr><td class=\"l\"><span class=\"{}\">{who}</span></td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                &who[..1],
-                s.temperature,
-                f4(s.ece_before),
-                f4(s.ece_after),
-                f4(s.nll_before),
-                f4(s.nll_after)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-
-    // Accuracy.
-    writeln!(out, "<h2>Accuracy</h2>")?;
-    side_table(out, &figures::ACCURACY, &e.teacher, &e.student)?;
-    writeln!(out, "<h3>Per class</h3><table><tr><th class=\"l\">class</th><th>support</th><th colspan=\"3\"><span class=\"t\">teacher</span> P / R / F1</th><th colspan=\"3\"><span class=\"s\">student</span> P / R / F1</th></tr>")?;
-    for (t, s) in e.teacher.per_class.iter().zip(&e.student.per_class) {
-        writeln!(
-            out,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
-            esc(&r.class_name(t.class)),
-            int(t.support),
-            t.precision, t.recall, t.f1, s.precision, s.recall, s.f1
-        )?;
-    }
-    writeln!(out, "</table>")?;
-    if e.num_classes <= MAX_HEATMAP_CLASSES {
-        let names: Vec<String> = (0..e.num_classes).map(|c| r.class_name(c)).collect();
-        writeln!(
-            out,
-            "<div class=\"pair\"><figure>{}</figure><figure>{}</figure></div>",
-            svg::heatmap(
-                "Teacher confusion",
-                &names,
-                &e.teacher.confusion_matrix,
-                svg::TEACHER
-            ),
-            svg::heatmap(
-                "Student confusion",
-                &names,
-                &e.student.confusion_matrix,
-                svg::STUDENT
-            )
-        )?;
-    } else {
-        writeln!(
-            out,
-            "<p class=\"muted\">{} classes: the confusion matrices are in the JSON report.</p>",
-            e.num_classes
-        )?;
-    }
-
-    // Divergence.
-    writeln!(out, "<h2>Divergence from the teacher</h2>")?;
-    let q = &e.kl_percentiles;
-    if let Some(h) = &r.histograms {
-        writeln!(
-            out,
-            "<figure>{}</figure>",
-            svg::histogram_with_markers(
-                "Per-example KL(teacher ‖ student)",
-                "KL (nats)",
-                &h.kl_edges,
-                &[("examples", svg::STUDENT, &h.kl)],
-                true,
-                &[("p50", q.p50), ("p90", q.p90), ("p99", q.p99)],
-            )
-        )?;
-    }
-    writeln!(
-        out,
-        "<table><tr><th class=\"l\">mean KL(t‖s)</th><th>KL(s‖t)</th><th>Jensen-Shannon</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>\
-         <tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-        f4(e.kl_divergence), f4(e.reverse_kl_divergence), f4(e.js_divergence), f4(q.p50), f4(q.p90), f4(q.p95), f4(q.p99), f4(q.max)
-    )?;
-    writeln!(
-        out,
-        "<p>Rank correlation of confidences: Spearman {} (p = {}), Kendall τ-b {} (p = {}): {}.</p>",
-        f4(e.ranking.spearman), esc(&pval(e.ranking.spearman_p)), f4(e.ranking.kendall), esc(&pval(e.ranking.kendall_p)),
-        esc(interpret::ranking(e.ranking.spearman))
-    )?;
-
-    // Where the student diverges.
-    if let Some(d) = &r.divergent_examples {
-        writeln!(out, "<h2>Where the student diverges</h2>")?;
-        writeln!(out, "<h3>Largest KL</h3>")?;
-        example_table(out, &d.largest_kl)?;
-        writeln!(
-            out,
-            "<h3>Only the student is wrong ({} of {} examples{})</h3>",
-            int(d.only_student_wrong_total as u64),
-            int(n),
-            if d.only_student_wrong.len() < d.only_student_wrong_total {
-                ", largest KL first"
-            } else {
-                ""
-            }
-        )?;
-        if d.only_student_wrong.is_empty() {
-            writeln!(
-                out,
-                "<p>None: wherever the teacher is right, so is the student.</p>"
-            )?;
-        } else {
-            example_table(out, &d.only_student_wrong)?;
-        }
-    }
-
-    // Error analysis.
-    writeln!(out, "<h2>Error analysis</h2><table><tr><th class=\"l\"></th><th>examples</th><th>share</th></tr>")?;
-    let er = &e.errors;
-    for (name, c) in [
-        ("both correct", er.both_correct),
-        ("both wrong", er.both_wrong),
-        ("only student wrong", er.only_student_wrong),
-        ("only teacher wrong", er.only_teacher_wrong),
-    ] {
-        writeln!(
-            out,
-            "<tr><td class=\"l\">{name}</td><td>{}</td><td>{}</td></tr>",
-            int(c),
-            pct(c as f64 / n.max(1) as f64)
-        )?;
-    }
-    writeln!(out, "</table>")?;
-    writeln!(
-        out,
-        "<p>McNemar: statistic {}, p = {}: {}.</p>",
-        f4(e.mcnemar.statistic),
-        esc(&pval(e.mcnemar.p_value)),
-        esc(&interpret::mcnemar(
-            &e.mcnemar,
-            er.only_student_wrong,
-            er.only_teacher_wrong
-        ))
-    )?;
-    let th = &r.thresholds;
-    writeln!(
-        out,
-        "<p class=\"muted\">Verdict thresholds: EXCELLENT retention &gt; {} and KL &lt; {}; GOOD retention &gt; {} and KL &lt; {}; ACCEPTABLE retention &gt; {}.</p>",
-        th.excellent_retention, th.excellent_kl, th.good_retention, th.good_kl, th.acceptable_retention
-    )?;
-    foot(out, r.schema_version)
-}
-
-fn side_table(
-    out: &mut dyn Write,
-    rows: &[figures::SideFigure],
-    t: &SideMetrics,
-    s: &SideMetrics,
-) -> io::Result<()> {
-    writeln!(out, "<table><tr><th class=\"l\"></th><th><span class=\"t\">teacher</span></th><th><span class=\"s\">student</span></th></tr>")?;
-    for (name, get) in rows {
-        writeln!(
-            out,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
-            esc(name),
-            f4(get(t)),
-            f4(get(s))
-        )?;
-    }
-    writeln!(out, "</table>")
-}
-
 /// Writes the HTML comparison of several students.
 pub fn compare(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
+    let spec = c.spec;
+    let first = &spec.teacher[0];
     head(out, "distill-eval: student comparison")?;
     writeln!(out, "<h1>Student comparison</h1>")?;
     writeln!(
         out,
-        "<p class=\"muted\">Teacher {} (accuracy {}) · {} · {} examples</p>",
+        "<p class=\"muted\">Teacher {} ({} {}) · {} · {} examples</p>",
         esc(&c.teacher.id),
-        f4(c.teacher.accuracy),
+        esc(first.column),
+        figure_cell(first, c.teacher.figures.get(first.key)),
         esc(&c.dataset.source),
         int(c.dataset.rows as u64)
     )?;
@@ -546,34 +153,44 @@ pub fn compare(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
         .students
         .iter()
         .map(|s| svg::Point {
-            x: s.kl_divergence,
-            y: s.accuracy,
+            x: s.figures.value(spec.divergence),
+            y: s.figures.value(spec.quality),
             label: s.id.clone(),
             highlight: s.pareto_optimal,
         })
         .collect();
+    let (title, x_axis, y_axis) = spec.scatter;
     writeln!(
         out,
-        "<figure>{}<figcaption>Filled points are on the Pareto frontier: no other student is at least as accurate with at most the same KL.</figcaption></figure>",
-        svg::scatter("Accuracy against KL(teacher ‖ student)", "KL divergence (lower is better)", "accuracy", &points, true)
+        "<figure>{}<figcaption>Filled points are on the Pareto frontier: {}.</figcaption></figure>",
+        svg::scatter(title, x_axis, y_axis, &points, true),
+        esc(spec.pareto_note)
     )?;
-    writeln!(out, "<table><tr><th class=\"l\">student</th><th>accuracy</th><th>retention</th><th>KL</th><th>agreement</th><th>ECE</th><th class=\"l\">verdict</th><th>parameters</th><th>speed</th></tr>")?;
+    let columns = columns(spec.figures, spec.compare_columns);
+    let mut header = String::from("<table><tr><th class=\"l\">student</th>");
+    for col in &columns {
+        header.push_str(&format!("<th>{}</th>", esc(col.column)));
+    }
+    header.push_str("<th class=\"l\">verdict</th><th>parameters</th><th>speed</th></tr>");
+    writeln!(out, "{header}")?;
     for s in &c.students {
         let class = if s.pareto_optimal {
             " class=\"front\""
         } else {
             ""
         };
+        let mut cells = String::new();
+        for col in &columns {
+            cells.push_str(&format!(
+                "<td>{}</td>",
+                figure_cell(col, s.figures.get(col.key))
+            ));
+        }
         writeln!(
             out,
-            "<tr{class}><td class=\"l\">{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\"><span class=\"badge {v}\" style=\"font-size:12px;padding:2px 8px\">{v}</span></td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td class=\"l\">{}{}</td>{cells}<td class=\"l\"><span class=\"badge {v}\" style=\"font-size:12px;padding:2px 8px\">{v}</span></td><td>{}</td><td>{}</td></tr>",
             if s.pareto_optimal { "★ " } else { "" },
             esc(&s.id),
-            f4(s.accuracy),
-            opt_pct(s.accuracy_retention),
-            f4(s.kl_divergence),
-            pct(s.agreement),
-            f4(s.ece),
             esc(&params(s.parameters)),
             esc(&rate(s.examples_per_second)),
             v = s.verdict
@@ -585,13 +202,16 @@ pub fn compare(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
 
 /// Writes the HTML trend of a student's checkpoints.
 pub fn track(t: &Track, out: &mut dyn Write) -> io::Result<()> {
+    let spec = t.spec;
+    let first = &spec.teacher[0];
     head(out, "distill-eval: distillation over training")?;
     writeln!(out, "<h1>Distillation over training</h1>")?;
     writeln!(
         out,
-        "<p class=\"muted\">Teacher {} (accuracy {}) · {} · {} examples · best checkpoint: step {}</p>",
+        "<p class=\"muted\">Teacher {} ({} {}) · {} · {} examples · best checkpoint: step {}</p>",
         esc(&t.teacher.id),
-        f4(t.teacher.accuracy),
+        esc(first.column),
+        figure_cell(first, t.teacher.figures.get(first.key)),
         esc(&t.dataset.source),
         int(t.dataset.rows as u64),
         int(t.best_step)
@@ -600,54 +220,69 @@ pub fn track(t: &Track, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "<div class=\"warn\">{}</div>", esc(&f.message))?;
     }
     let xs: Vec<f64> = t.points.iter().map(|p| p.step as f64).collect();
-    let acc: Vec<f64> = t.points.iter().map(|p| p.accuracy).collect();
-    let kl: Vec<f64> = t.points.iter().map(|p| p.kl_divergence).collect();
-    let ece: Vec<f64> = t.points.iter().map(|p| p.ece).collect();
+    let series: Vec<Vec<f64>> = spec
+        .trend
+        .iter()
+        .map(|s| t.points.iter().map(|p| p.figures.value(s.key)).collect())
+        .collect();
+    let lines: Vec<svg::Line<'_>> = spec
+        .trend
+        .iter()
+        .zip(&series)
+        .map(|(s, ys)| svg::Line {
+            name: s.legend,
+            color: s.color,
+            ys,
+            right_axis: s.right_axis,
+        })
+        .collect();
+    let rising = format!("{} rising", spec.names.1);
     let flags: Vec<(f64, String)> = t
         .flags
         .iter()
-        .map(|f| (f.step as f64, "KL rising".to_owned()))
+        .map(|f| (f.step as f64, rising.clone()))
         .collect();
+    let names: Vec<&str> = spec.trend.iter().map(|s| s.name).collect();
+    let title = format!("Student {} by training step", and_list(&names));
     writeln!(
         out,
         "<figure>{}</figure>",
-        svg::lines(
-            "Student accuracy, KL and ECE by training step",
-            "step",
-            &xs,
-            &[
-                svg::Line {
-                    name: "accuracy",
-                    color: svg::STUDENT,
-                    ys: &acc,
-                    right_axis: false
-                },
-                svg::Line {
-                    name: "KL(teacher ‖ student)",
-                    color: "#7c3aed",
-                    ys: &kl,
-                    right_axis: true
-                },
-                svg::Line {
-                    name: "ECE",
-                    color: "#059669",
-                    ys: &ece,
-                    right_axis: true
-                },
-            ],
-            &flags,
-        )
+        svg::lines(&title, "step", &xs, &lines, &flags)
     )?;
-    writeln!(out, "<table><tr><th>step</th><th>accuracy</th><th>retention</th><th>KL</th><th>ECE</th><th>agreement</th><th class=\"l\">verdict</th><th class=\"l\">checkpoint</th></tr>")?;
+    let columns = columns(spec.figures, spec.track_columns);
+    let mut header = String::from("<table><tr><th>step</th>");
+    for col in &columns {
+        header.push_str(&format!("<th>{}</th>", esc(col.column)));
+    }
+    header.push_str("<th class=\"l\">verdict</th><th class=\"l\">checkpoint</th></tr>");
+    writeln!(out, "{header}")?;
     for p in &t.points {
+        let mut cells = String::new();
+        for col in &columns {
+            cells.push_str(&format!(
+                "<td>{}</td>",
+                figure_cell(col, p.figures.get(col.key))
+            ));
+        }
         writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
-            int(p.step), f4(p.accuracy), opt_pct(p.accuracy_retention), f4(p.kl_divergence), f4(p.ece), pct(p.agreement), p.verdict, esc(&p.path)
+            "<tr><td>{}</td>{cells}<td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            int(p.step),
+            p.verdict,
+            esc(&p.path)
         )?;
     }
     writeln!(out, "</table>")?;
     foot(out, t.schema_version)
+}
+
+/// `a, b and c`.
+fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[cfg(test)]

@@ -3,61 +3,68 @@
 
 use std::io::{self, Write};
 
-use super::fmt::{f4, int, opt_pct, params, pct, rate};
+use super::fmt::{f4, int, params, pct, rate};
 use super::table::{Align, Table};
-use crate::compare::Comparison;
-use crate::track::Track;
+use crate::report::compare::{Comparison, Figures, TeacherSummary};
+use crate::report::track::Track;
+use crate::report::{FigureFormat, FigureSpec, SummarySpec};
+
+/// The specs of `keys`, in that order (keys a family does not declare are skipped).
+pub(crate) fn columns<'a>(figures: &'a [FigureSpec], keys: &[&str]) -> Vec<&'a FigureSpec> {
+    keys.iter()
+        .filter_map(|k| figures.iter().find(|f| f.key == *k))
+        .collect()
+}
+
+/// A figure as tables print it (`n/a` when undefined).
+pub(crate) fn figure_cell(spec: &FigureSpec, value: Option<f64>) -> String {
+    let v = value.unwrap_or(f64::NAN);
+    match spec.format {
+        FigureFormat::Decimal => f4(v),
+        FigureFormat::Percent => pct(v),
+    }
+}
+
+fn cells(columns: &[&FigureSpec], figures: &Figures) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| figure_cell(c, figures.get(c.key)))
+        .collect()
+}
 
 fn comparison_table(c: &Comparison) -> Table {
-    let mut t = Table::new(
-        &[
-            "",
-            "student",
-            "accuracy",
-            "retention",
-            "KL",
-            "agreement",
-            "ECE",
-            "verdict",
-            "params",
-            "speed",
-        ],
-        &[
-            Align::Left,
-            Align::Left,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Left,
-            Align::Right,
-            Align::Right,
-        ],
-    );
+    let columns = columns(c.spec.figures, c.spec.compare_columns);
+    let mut header = vec!["", "student"];
+    header.extend(columns.iter().map(|c| c.column));
+    header.extend(["verdict", "params", "speed"]);
+    let mut align = vec![Align::Left, Align::Left];
+    align.extend(std::iter::repeat_n(Align::Right, columns.len()));
+    align.extend([Align::Left, Align::Right, Align::Right]);
+    let mut t = Table::new(&header, &align);
     for s in &c.students {
-        t.row(vec![
-            if s.pareto_optimal { "*" } else { "" }.into(),
-            s.id.clone(),
-            f4(s.accuracy),
-            opt_pct(s.accuracy_retention),
-            f4(s.kl_divergence),
-            pct(s.agreement),
-            f4(s.ece),
+        let mut row = vec![if s.pareto_optimal { "*" } else { "" }.into(), s.id.clone()];
+        row.extend(cells(&columns, &s.figures));
+        row.extend([
             s.verdict.to_string(),
             params(s.parameters),
             rate(s.examples_per_second),
         ]);
+        t.row(row);
     }
     t
 }
 
-fn teacher_line(id: &str, accuracy: f64, parameters: Option<usize>, speed: Option<f64>) -> String {
-    let mut line = format!("Teacher  {id} · accuracy {}", f4(accuracy));
-    if let Some(p) = parameters {
+fn teacher_line(id: &str, t: &TeacherSummary, spec: &SummarySpec) -> String {
+    let first = &spec.teacher[0];
+    let mut line = format!(
+        "Teacher  {id} · {} {}",
+        first.column,
+        figure_cell(first, t.figures.get(first.key))
+    );
+    if let Some(p) = t.parameters {
         line.push_str(&format!(" · {} params", params(p)));
     }
-    if let Some(s) = speed {
+    if let Some(s) = t.examples_per_second {
         line.push_str(&format!(" · {}", rate(s)));
     }
     line
@@ -66,11 +73,7 @@ fn teacher_line(id: &str, accuracy: f64, parameters: Option<usize>, speed: Optio
 /// The terminal table of a comparison.
 pub fn compare_text(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     let t = &c.teacher;
-    writeln!(
-        out,
-        "{}",
-        teacher_line(&t.id, t.accuracy, t.parameters, t.examples_per_second)
-    )?;
+    writeln!(out, "{}", teacher_line(&t.id, t, c.spec))?;
     writeln!(
         out,
         "Data     {} · {} examples · temperature {}\n",
@@ -79,10 +82,11 @@ pub fn compare_text(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
         c.temperature
     )?;
     out.write_all(comparison_table(c).text("").as_bytes())?;
+    let (quality, divergence) = c.spec.names;
     writeln!(
         out,
-        "\n* on the Pareto frontier of accuracy and KL: no other student is at least as accurate \
-         with at most the same KL"
+        "\n* on the Pareto frontier of {quality} and {divergence}: {}",
+        c.spec.pareto_note
     )
 }
 
@@ -93,17 +97,16 @@ pub fn compare_markdown(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{}; data `{}` ({} examples).\n",
-        teacher_line(
-            &format!("`{}`", t.id),
-            t.accuracy,
-            t.parameters,
-            t.examples_per_second
-        ),
+        teacher_line(&format!("`{}`", t.id), t, c.spec),
         c.dataset.source,
         int(c.dataset.rows as u64)
     )?;
     out.write_all(comparison_table(c).markdown().as_bytes())?;
-    writeln!(out, "\n\\* on the Pareto frontier of accuracy and KL.")
+    let (quality, divergence) = c.spec.names;
+    writeln!(
+        out,
+        "\n\\* on the Pareto frontier of {quality} and {divergence}."
+    )
 }
 
 /// Unicode sparkline of a series (NaN shown as a space).
@@ -127,46 +130,27 @@ pub(crate) fn sparkline(values: &[f64]) -> String {
 }
 
 fn track_table(tr: &Track) -> Table {
-    let mut t = Table::new(
-        &[
-            "step",
-            "accuracy",
-            "retention",
-            "KL",
-            "ECE",
-            "agreement",
-            "verdict",
-            "",
-        ],
-        &[
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Left,
-            Align::Left,
-        ],
-    );
+    let columns = columns(tr.spec.figures, tr.spec.track_columns);
+    let mut header = vec!["step"];
+    header.extend(columns.iter().map(|c| c.column));
+    header.extend(["verdict", ""]);
+    let mut align = vec![Align::Right];
+    align.extend(std::iter::repeat_n(Align::Right, columns.len()));
+    align.extend([Align::Left, Align::Left]);
+    let mut t = Table::new(&header, &align);
+    let rising = format!("{} rising", tr.spec.names.1);
     for p in &tr.points {
         let mut note = Vec::new();
         if p.step == tr.best_step {
             note.push("best");
         }
         if tr.flags.iter().any(|f| f.step == p.step) {
-            note.push("KL rising");
+            note.push(rising.as_str());
         }
-        t.row(vec![
-            int(p.step),
-            f4(p.accuracy),
-            opt_pct(p.accuracy_retention),
-            f4(p.kl_divergence),
-            f4(p.ece),
-            pct(p.agreement),
-            p.verdict.to_string(),
-            note.join(", "),
-        ]);
+        let mut row = vec![int(p.step)];
+        row.extend(cells(&columns, &p.figures));
+        row.extend([p.verdict.to_string(), note.join(", ")]);
+        t.row(row);
     }
     t
 }
@@ -174,11 +158,7 @@ fn track_table(tr: &Track) -> Table {
 /// The terminal trend of a training run.
 pub fn track_text(tr: &Track, out: &mut dyn Write) -> io::Result<()> {
     let t = &tr.teacher;
-    writeln!(
-        out,
-        "{}",
-        teacher_line(&t.id, t.accuracy, t.parameters, t.examples_per_second)
-    )?;
+    writeln!(out, "{}", teacher_line(&t.id, t, tr.spec))?;
     writeln!(
         out,
         "Data     {} · {} examples · {} checkpoints\n",
@@ -187,12 +167,11 @@ pub fn track_text(tr: &Track, out: &mut dyn Write) -> io::Result<()> {
         tr.points.len()
     )?;
     out.write_all(track_table(tr).text("").as_bytes())?;
-    let series =
-        |f: fn(&crate::track::TrackPoint) -> f64| -> Vec<f64> { tr.points.iter().map(f).collect() };
     writeln!(out)?;
-    writeln!(out, "accuracy  {}", sparkline(&series(|p| p.accuracy)))?;
-    writeln!(out, "KL        {}", sparkline(&series(|p| p.kl_divergence)))?;
-    writeln!(out, "ECE       {}", sparkline(&series(|p| p.ece)))?;
+    for s in tr.spec.trend {
+        let series: Vec<f64> = tr.points.iter().map(|p| p.figures.value(s.key)).collect();
+        writeln!(out, "{:<9} {}", s.name, sparkline(&series))?;
+    }
     writeln!(out, "\nBest checkpoint: step {}", int(tr.best_step))?;
     for f in &tr.flags {
         writeln!(out, "FLAG: {}", f.message)?;
@@ -203,17 +182,20 @@ pub fn track_text(tr: &Track, out: &mut dyn Write) -> io::Result<()> {
 /// The Markdown trend of a training run.
 pub fn track_markdown(tr: &Track, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## Distillation over training\n")?;
+    let first = &tr.spec.teacher[0];
     writeln!(
         out,
-        "Teacher `{}` (accuracy {}); data `{}`. Best checkpoint: step {}.\n",
+        "Teacher `{}` ({} {}); data `{}`. Best checkpoint: step {}.\n",
         tr.teacher.id,
-        f4(tr.teacher.accuracy),
+        first.column,
+        figure_cell(first, tr.teacher.figures.get(first.key)),
         tr.dataset.source,
         int(tr.best_step)
     )?;
     out.write_all(track_table(tr).markdown().as_bytes())?;
+    let rising = format!("{} rising", tr.spec.names.1);
     for f in &tr.flags {
-        writeln!(out, "\n> **KL rising:** {}", f.message)?;
+        writeln!(out, "\n> **{rising}:** {}", f.message)?;
     }
     Ok(())
 }

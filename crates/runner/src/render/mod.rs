@@ -1,18 +1,17 @@
-//! Renderers: each formats a [`Report`](crate::report::Report) onto a `&mut dyn io::Write` and
-//! never recomputes a statistic.
+//! The render layer: what every family's report and every summary draws with (number formats,
+//! tables, SVG charts, HTML escaping and page frame, the words for figures, the terminal
+//! header), and the renderers of `compare`, `track` and `bench`. Renderers write onto a
+//! `&mut dyn io::Write` and never recompute a statistic.
 
 pub mod bench;
 pub(crate) mod escape;
-pub(crate) mod figures;
 pub(crate) mod fmt;
+pub(crate) mod header;
 pub mod html;
 pub(crate) mod interpret;
-pub mod json;
 pub mod many;
-pub mod markdown;
 pub(crate) mod svg;
 pub(crate) mod table;
-pub mod text;
 
 use std::str::FromStr;
 

@@ -1,0 +1,38 @@
+//! `distill-eval report`: a teacher (or its saved logits) and a student over the data, one
+//! [`Report`].
+
+use candle::Device;
+use distill_eval_model::ModelSource;
+
+use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
+use crate::error::Result;
+use crate::family::{self, Task};
+use crate::report::gate::Gates;
+use crate::report::Report;
+
+/// Everything `report` needs.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The teacher checkpoint or its saved logits.
+    pub teacher: TeacherSource,
+    /// The student checkpoint.
+    pub student: ModelSource,
+    /// Data, loading and metrics.
+    pub setup: Setup,
+    /// The quality gates.
+    pub gates: Gates,
+}
+
+/// Runs the teacher and the student once each and reports.
+pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
+    let session = Session::open(opts.setup.clone(), device.clone())?;
+    let student = StudentSpec::model(opts.student.clone(), "student");
+    let mut reports = family::evaluate(
+        Task::Classification,
+        &session,
+        &opts.teacher,
+        &[student],
+        &opts.gates,
+    )?;
+    Ok(reports.remove(0))
+}

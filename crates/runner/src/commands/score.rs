@@ -1,0 +1,53 @@
+//! `distill-eval score`: the report over outputs saved by any framework.
+
+use std::path::PathBuf;
+
+use candle::Device;
+
+use crate::engine::{Session, Setup, StudentSource, StudentSpec, TeacherSource};
+use crate::error::Result;
+use crate::family::{self, Task};
+use crate::report::gate::Gates;
+use crate::report::Report;
+
+/// What to score.
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    /// Teacher logits: `.npy`, `.safetensors` (optionally `FILE:name`) or JSONL.
+    pub teacher_logits: String,
+    /// Student logits, in the same formats and the same class order.
+    pub student_logits: String,
+    /// Metrics, bootstrap and calibration (`setup.labels` is the labels file).
+    pub setup: Setup,
+    /// The quality gates.
+    pub gates: Gates,
+}
+
+/// Reads the files, evaluates on `device` and returns the report.
+#[tracing::instrument(skip_all)]
+pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
+    let session = Session::open(opts.setup.clone(), device.clone())?;
+    let teacher = TeacherSource::Logits {
+        spec: opts.teacher_logits.clone(),
+        labels: None,
+    };
+    let student = StudentSpec {
+        source: StudentSource::Logits(opts.student_logits.clone()),
+        role: "student".to_owned(),
+    };
+    let mut reports = family::evaluate(
+        Task::Classification,
+        &session,
+        &teacher,
+        &[student],
+        &opts.gates,
+    )?;
+    Ok(reports.remove(0))
+}
+
+/// The labels file of a score run (kept in the setup, where the session reads it).
+pub fn labels_setup(mut setup: Setup, labels: PathBuf) -> Setup {
+    setup.data = None;
+    setup.labels = Some(labels);
+    setup
+}

@@ -1,0 +1,177 @@
+//! One pass of one model over the data: tokenize once, batch by token length (little padding),
+//! forward on the model's device, and restore the input order, all without copying logits to
+//! the host.
+
+use std::time::Instant;
+
+use candle::{DType, Tensor};
+use distill_eval_model::{Encoded, Model, TextInput};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::{Error, Result};
+use crate::input::dataset::Row;
+
+/// How a pass is run.
+#[derive(Debug, Clone, Copy)]
+pub struct PassOptions {
+    /// Examples per forward call.
+    pub batch_size: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for PassOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 64,
+            progress: false,
+        }
+    }
+}
+
+/// The logits of one pass.
+#[derive(Debug)]
+pub struct PassOutput {
+    /// `(n, num_labels)` float32 logits in the input order and the model's own label order, on
+    /// the model's device.
+    pub logits: Tensor,
+    /// Wall-clock seconds of the pass, tokenization included.
+    pub seconds: f64,
+}
+
+impl PassOutput {
+    /// Examples per second.
+    pub fn examples_per_second(&self) -> f64 {
+        let n = self.logits.dims().first().copied().unwrap_or(0);
+        n as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Runs `model` once over `rows`; `role` names the model on the progress bar.
+#[tracing::instrument(skip_all, fields(model = %model.info.id))]
+pub fn run_model(
+    model: &Model,
+    rows: &[Row],
+    role: &str,
+    opts: &PassOptions,
+) -> Result<PassOutput> {
+    if rows.is_empty() {
+        return Err(Error::NoExamples {
+            source_name: model.info.id.clone(),
+        });
+    }
+    let start = Instant::now();
+    let inputs: Vec<TextInput<'_>> = rows
+        .iter()
+        .map(|r| TextInput {
+            text: &r.text,
+            pair: r.pair.as_deref(),
+        })
+        .collect();
+    let encoded = model.encode(&inputs)?;
+    tracing::debug!(seconds = start.elapsed().as_secs_f64(), "tokenized");
+    let order = length_order(&encoded);
+    let bar = progress_bar(rows.len(), role, &model.info.id, opts.progress);
+    let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
+    let groups = batches(&order, &lens, opts.batch_size.max(1));
+    let mut chunks = Vec::with_capacity(groups.len());
+    for idx in groups.iter().map(|r| &order[r.clone()]) {
+        let items: Vec<&Encoded> = idx.iter().map(|&i| &encoded[i]).collect();
+        let batch = model.batch(&items)?;
+        let logits = model.forward(&batch)?.to_dtype(DType::F32)?; // (b, C)
+        chunks.push(logits);
+        bar.inc(idx.len() as u64);
+    }
+    let sorted = Tensor::cat(&chunks, 0)?; // (n, C) in length order
+                                           // Row `order[j]` of the input is row `j` of `sorted`: gather with the inverse permutation.
+    let mut inverse = vec![0u32; order.len()];
+    for (j, &i) in order.iter().enumerate() {
+        inverse[i] = j as u32;
+    }
+    let inverse = Tensor::from_vec(inverse, order.len(), sorted.device())?;
+    let logits = sorted.index_select(&inverse, 0)?; // (n, C) in input order
+    model.device().synchronize()?;
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    tracing::info!(
+        model = %model.info.id,
+        seconds,
+        examples_per_second = rows.len() as f64 / seconds.max(1e-9),
+        "pass finished"
+    );
+    Ok(PassOutput { logits, seconds })
+}
+
+/// Indices of `encoded` sorted by token count (stable, so equal lengths keep input order).
+fn length_order(encoded: &[Encoded]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| encoded[i].ids.len());
+    order
+}
+
+/// Splits length-sorted `order` into batches of at most `batch_size` examples, starting a new
+/// batch early when padding to the newest (longest) example would make more than half of the
+/// batch's tokens padding: one long outlier then runs alone instead of padding 63 short texts
+/// to its length.
+fn batches(order: &[usize], lens: &[usize], batch_size: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut tokens) = (0, 0usize);
+    for (pos, &i) in order.iter().enumerate() {
+        let (count, len) = (pos - start, lens[i].max(1));
+        let wasteful = count > 0 && (count + 1) * len > 2 * (tokens + len);
+        if count == batch_size || wasteful {
+            out.push(start..pos);
+            (start, tokens) = (pos, 0);
+        }
+        tokens += len;
+    }
+    if start < order.len() {
+        out.push(start..order.len());
+    }
+    out
+}
+
+fn progress_bar(len: usize, role: &str, id: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{prefix:>8} {bar:30} {pos}/{len} examples · {per_sec} · eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(len as u64)
+        .with_style(style)
+        .with_prefix(role.to_owned())
+        .with_message(id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_full_unless_padding_would_dominate() {
+        // Uniform lengths: full batches.
+        let lens = vec![10; 10];
+        let order: Vec<usize> = (0..10).collect();
+        assert_eq!(batches(&order, &lens, 4), vec![0..4, 4..8, 8..10]);
+        // Seven short texts and one very long one: the long one runs alone.
+        let lens = vec![10, 11, 11, 12, 12, 13, 14, 128];
+        let order: Vec<usize> = (0..8).collect();
+        assert_eq!(batches(&order, &lens, 64), vec![0..7, 7..8]);
+        // Moderate growth stays in one batch.
+        let lens = vec![10, 12, 14, 16, 18, 20];
+        assert_eq!(batches(&(0..6).collect::<Vec<_>>(), &lens, 64), vec![0..6]);
+        assert!(batches(&[], &[], 8).is_empty());
+    }
+
+    #[test]
+    fn length_order_is_stable() {
+        let enc = |n: usize| Encoded {
+            ids: vec![0; n],
+            type_ids: vec![0; n],
+        };
+        let encoded = vec![enc(5), enc(2), enc(5), enc(1)];
+        assert_eq!(length_order(&encoded), vec![3, 1, 0, 2]);
+    }
+}

@@ -1,0 +1,78 @@
+//! The task families: what a student of each kind is judged on. Each family is one sibling
+//! module implementing [`Family`](crate::engine::Family) (how its outputs are produced over the
+//! examples, how a student is evaluated) with [`Findings`](crate::report::Findings) (its
+//! figures, verdict and sections in every format), registered by one line in `families!`.
+
+use crate::engine::{Session, StudentSpec, TeacherSource};
+use crate::error::Result;
+use crate::report::gate::Gates;
+use crate::report::Report;
+
+/// Declares each family's module and the [`Task`] that names it (the ripgrep `FLAGS` pattern,
+/// as the architectures of the model crate).
+macro_rules! families {
+    ($($module:ident :: $family:ident => $task:ident : $name:literal),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// A task family.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Task {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $task,
+            )*
+        }
+
+        impl Task {
+            /// Every registered family.
+            pub const ALL: &'static [Task] = &[$(Task::$task),*];
+
+            /// The name users write (`--task`) and reports carry.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Task::$task => $name,)*
+                }
+            }
+        }
+
+        /// Runs the teacher side once and evaluates every student with the family of `task`.
+        pub fn evaluate(
+            task: Task,
+            session: &Session,
+            teacher: &TeacherSource,
+            students: &[StudentSpec],
+            gates: &Gates,
+        ) -> Result<Vec<Report>> {
+            match task {
+                $(Task::$task => {
+                    let family = $module::$family::new(gates.clone());
+                    Ok(session.evaluate(&family, teacher, students)?.1)
+                })*
+            }
+        }
+    };
+}
+
+families! {
+    classification::Classification => Classification: "classification",
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Task::ALL
+            .iter()
+            .copied()
+            .find(|t| t.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Task::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown task {s:?}; expected one of {}", names.join(", "))
+            })
+    }
+}

@@ -1,0 +1,66 @@
+//! The input layer: everything read from disk or the hub before a model runs: labelled
+//! datasets (`dataset`, including `hf://datasets/...` through the shared cache), saved logits
+//! and labels (`saved`, `npy`) and checkpoint folders (`checkpoints`).
+
+pub mod checkpoints;
+pub mod dataset;
+pub(crate) mod npy;
+pub mod saved;
+
+use std::path::{Path, PathBuf};
+
+use distill_eval_model::hub::{self, RepoKind};
+use distill_eval_model::HubOptions;
+
+use crate::error::{Error, Result};
+use dataset::{load_file, load_parquet_files, select_split_files, DataOptions, Dataset};
+
+/// The prefix of hub dataset addresses.
+pub const HF_DATASETS: &str = "hf://datasets/";
+
+/// A labelled dataset to read: a local file or `hf://datasets/ORG/NAME[@revision]`.
+#[derive(Debug, Clone, Default)]
+pub struct DataSpec {
+    /// File path or hub address.
+    pub source: String,
+    /// Hub dataset subset (configuration).
+    pub subset: Option<String>,
+    /// Hub dataset split; `test` when not given.
+    pub split: Option<String>,
+    /// Field names and row limit.
+    pub options: DataOptions,
+}
+
+impl DataSpec {
+    /// Whether the data comes from the hub.
+    pub fn is_hub(&self) -> bool {
+        self.source.starts_with(HF_DATASETS)
+    }
+
+    /// The local file, when the data is one.
+    pub fn local_file(&self) -> Option<PathBuf> {
+        (!self.is_hub()).then(|| PathBuf::from(&self.source))
+    }
+}
+
+/// Reads a dataset from disk or from the hub (through the shared cache).
+#[tracing::instrument(skip_all, fields(source = %spec.source))]
+pub fn open_dataset(spec: &DataSpec, hub_opts: &HubOptions) -> Result<Dataset> {
+    if let Some(rest) = spec.source.strip_prefix(HF_DATASETS) {
+        let (repo_id, revision) = match rest.split_once('@') {
+            Some((r, rev)) => (r, Some(rev)),
+            None => (rest, None),
+        };
+        let repo = hub::open(repo_id, revision, RepoKind::Dataset, hub_opts)?;
+        let files = repo.list_files()?;
+        let split = spec.split.as_deref().unwrap_or("test");
+        let chosen = select_split_files(&files, spec.subset.as_deref(), split)?;
+        let paths = chosen
+            .iter()
+            .map(|f| repo.get(f).map_err(Error::from))
+            .collect::<Result<Vec<PathBuf>>>()?;
+        load_parquet_files(&spec.source, &paths, &spec.options)
+    } else {
+        load_file(Path::new(&spec.source), &spec.options)
+    }
+}

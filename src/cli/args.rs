@@ -1,0 +1,350 @@
+//! The command line's definition (clap derive; the doc comments are the help text) and
+//! nothing else: turning flags into runner options is `setup.rs`'s job.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+use distill_eval_metrics::Verdict;
+use distill_eval_model::{DTypeSpec, DeviceSpec};
+use distill_eval_runner::render::ColorChoice;
+
+/// The help heading of the verdict thresholds.
+const THRESHOLDS: &str = "Verdict thresholds";
+
+/// A threshold or gate: a finite number of at least 0. (A NaN would make every comparison
+/// false, so a gate of NaN could never fail.)
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct NonNegative(pub(crate) f64);
+
+impl FromStr for NonNegative {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let v: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not a number"))?;
+        if v.is_finite() && v >= 0.0 {
+            Ok(Self(v))
+        } else {
+            Err(format!("must be a finite number of at least 0, got {s}"))
+        }
+    }
+}
+
+impl std::fmt::Display for NonNegative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How much did the distilled student lose against its teacher, and is it ready for production?
+#[derive(Debug, Parser)]
+#[command(name = "distill-eval", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// No progress bars and no log output below errors.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// Colour in the terminal report: auto, always or never (NO_COLOR is honoured).
+    #[arg(long, global = true, default_value = "auto", value_parser = clap::value_parser!(ColorChoice))]
+    pub(crate) color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a teacher and a student over labelled data and report how much the student lost
+    /// (with no arguments: the bundled demo pair on the bundled data).
+    Report(ReportArgs),
+    /// Score saved logits (.npy, .safetensors or JSONL) against labels.
+    Score(ScoreArgs),
+    /// Compare several students against one teacher pass, with the Pareto frontier of
+    /// accuracy and KL.
+    Compare(CompareArgs),
+    /// Evaluate a student's checkpoints over training against one teacher pass.
+    Track(TrackArgs),
+    /// Write one model's logits over the data (.npy or .safetensors), in input order.
+    Logits(LogitsArgs),
+    /// Measure a model's forward-pass throughput on its device, by batch size.
+    Bench(BenchArgs),
+}
+
+/// Temperature, calibration bins and verdict thresholds.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Metrics")]
+pub(crate) struct MetricArgs {
+    /// Softmax temperature applied to both models' logits.
+    #[arg(
+        long,
+        short = 'T',
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    pub(crate) temperature: f64,
+    /// Number of equal-width calibration bins.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) bins: usize,
+    /// EXCELLENT needs accuracy retention above this...
+    #[arg(long, default_value_t = NonNegative(0.95), help_heading = THRESHOLDS, allow_negative_numbers = true)]
+    pub(crate) excellent_retention: NonNegative,
+    /// ...and KL(teacher || student) below this.
+    #[arg(long, default_value_t = NonNegative(0.1), help_heading = THRESHOLDS, allow_negative_numbers = true)]
+    pub(crate) excellent_kl: NonNegative,
+    /// GOOD needs accuracy retention above this...
+    #[arg(long, default_value_t = NonNegative(0.92), help_heading = THRESHOLDS, allow_negative_numbers = true)]
+    pub(crate) good_retention: NonNegative,
+    /// ...and KL below this.
+    #[arg(long, default_value_t = NonNegative(0.3), help_heading = THRESHOLDS, allow_negative_numbers = true)]
+    pub(crate) good_kl: NonNegative,
+    /// ACCEPTABLE needs accuracy retention above this; anything lower is WEAK.
+    #[arg(long, default_value_t = NonNegative(0.90), help_heading = THRESHOLDS, allow_negative_numbers = true)]
+    pub(crate) acceptable_retention: NonNegative,
+}
+
+/// Uncertainty and calibration fixes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Analysis")]
+pub(crate) struct ExtraArgs {
+    /// Paired bootstrap resamples for 95% intervals (default: 1000 below 100,000 examples,
+    /// else none; 0 turns it off).
+    #[arg(long, value_name = "N")]
+    pub(crate) bootstrap: Option<usize>,
+    /// Seed of the bootstrap: the same seed gives the same intervals.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Fit a temperature for each model on half of the data and report ECE and NLL before and
+    /// after on the other half (then the halves swap).
+    #[arg(long)]
+    pub(crate) calibrate: bool,
+}
+
+/// Quality gates for CI: a failed gate exits with code 1 and one line saying why.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Quality gates")]
+pub(crate) struct GateArgs {
+    /// Fail when the verdict is below this level (EXCELLENT, GOOD or ACCEPTABLE).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(Verdict))]
+    pub(crate) fail_below: Option<Verdict>,
+    /// Fail when the accuracy retention is below this (e.g. 0.95).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub(crate) min_retention: Option<NonNegative>,
+    /// Fail when KL(teacher || student) is above this.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub(crate) max_kl: Option<NonNegative>,
+    /// Fail when the student's ECE is above this.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub(crate) max_ece: Option<NonNegative>,
+}
+
+/// Report files.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub(crate) struct OutputArgs {
+    /// Write the JSON report to this file ("-" for stdout, which replaces the terminal report).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) json: Option<PathBuf>,
+    /// Write the Markdown report to this file ("-" for stdout).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts, examples) to this file ("-" for stdout).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) html: Option<PathBuf>,
+}
+
+/// Where the computation runs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Model loading")]
+pub(crate) struct DeviceArgs {
+    /// auto, cpu, cuda[:N] or metal[:N]; auto picks CUDA, then Metal, then the CPU.
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(DeviceSpec))]
+    pub(crate) device: DeviceSpec,
+}
+
+/// How checkpoints are loaded and run.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Model loading")]
+pub(crate) struct LoadArgs {
+    /// Weights and activations: auto (f32 on CPU, bf16 where supported), f32, f16 or bf16.
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(DTypeSpec))]
+    pub(crate) dtype: DTypeSpec,
+    /// Examples per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) batch_size: usize,
+    /// Truncate inputs to at most this many tokens (default: what each model accepts).
+    #[arg(long)]
+    pub(crate) max_length: Option<usize>,
+    /// Never use the network: hub models and datasets must be in the cache (also HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    pub(crate) offline: bool,
+    /// Hub cache folder (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+/// The labelled data.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Data")]
+pub(crate) struct DataArgs {
+    /// Labelled data: a .jsonl, .csv, .tsv or .parquet file, or hf://datasets/ORG/NAME[@REV].
+    #[arg(long, value_name = "D")]
+    pub(crate) data: Option<String>,
+    /// Hub dataset subset (configuration).
+    #[arg(long)]
+    pub(crate) subset: Option<String>,
+    /// Hub dataset split.
+    #[arg(long, default_value = "test")]
+    pub(crate) split: String,
+    /// Column with the text (default: detected: text, sentence, content, review...).
+    #[arg(long)]
+    pub(crate) text_field: Option<String>,
+    /// Column with the second text of a pair (default: detected: sentence2, hypothesis...).
+    #[arg(long)]
+    pub(crate) text_pair_field: Option<String>,
+    /// Column with the label, a name or an id of the teacher (default: detected: label, labels...).
+    #[arg(long)]
+    pub(crate) label_field: Option<String>,
+    /// Evaluate only the first N rows.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+}
+
+/// The teacher: a checkpoint, or logits saved from it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Models")]
+pub(crate) struct TeacherArgs {
+    /// Teacher: a local folder or a hub repo id, optionally pinned as ORG/NAME@REVISION.
+    #[arg(long, value_name = "M", conflicts_with = "teacher_logits")]
+    pub(crate) teacher: Option<String>,
+    /// Teacher logits saved by `distill-eval logits` (or any framework), instead of --teacher.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) teacher_logits: Option<String>,
+    /// Class names of the --teacher-logits columns, comma-separated (default: the names a
+    /// safetensors file from `distill-eval logits` carries, else the student's label order).
+    #[arg(long, value_delimiter = ',', requires = "teacher_logits")]
+    pub(crate) teacher_labels: Option<Vec<String>>,
+}
+
+/// What every evaluation command shares.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    #[command(flatten)]
+    pub(crate) metrics: MetricArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+    #[command(flatten)]
+    pub(crate) extras: ExtraArgs,
+    #[command(flatten)]
+    pub(crate) gates: GateArgs,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) teacher: TeacherArgs,
+    /// Student: a local folder or a hub repo id[@revision].
+    #[arg(long, value_name = "M")]
+    pub(crate) student: Option<String>,
+    #[command(flatten)]
+    pub(crate) eval: EvalArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    #[command(flatten)]
+    pub(crate) teacher: TeacherArgs,
+    /// A student (repeat for each; a quoted pattern such as 'students/*' expands to every
+    /// checkpoint folder it matches).
+    #[arg(long, value_name = "M", required = true)]
+    pub(crate) student: Vec<String>,
+    #[command(flatten)]
+    pub(crate) eval: EvalArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrackArgs {
+    #[command(flatten)]
+    pub(crate) teacher: TeacherArgs,
+    /// Checkpoint folders, or a quoted pattern such as 'out/checkpoint-*' (steps come from
+    /// trainer_state.json, else from the folder name).
+    #[arg(long, value_name = "DIR", required = true, num_args = 1..)]
+    pub(crate) checkpoints: Vec<String>,
+    #[command(flatten)]
+    pub(crate) eval: EvalArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogitsArgs {
+    /// The model: a local folder or a hub repo id[@revision].
+    #[arg(long, value_name = "M")]
+    pub(crate) model: String,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// Output file: .npy (float32) or .safetensors (with the class names as metadata).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// The model: a local folder or a hub repo id[@revision] (default: the bundled teacher).
+    #[arg(long, value_name = "M")]
+    pub(crate) model: Option<String>,
+    /// Batch sizes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32, 128])]
+    pub(crate) batch_sizes: Vec<usize>,
+    /// Tokens per example (capped at what the model accepts).
+    #[arg(long, default_value_t = 128)]
+    pub(crate) seq_len: usize,
+    /// Untimed passes before each measurement.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) warmup: usize,
+    /// Timed passes per batch size.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) iters: usize,
+    /// Write the figures as JSON to this file ("-" for stdout).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) json: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScoreArgs {
+    /// Teacher logits, shape (n, C): .npy, .safetensors (FILE or FILE:tensor) or JSONL (arrays,
+    /// or records with a "logits" array).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) teacher_logits: String,
+    /// Student logits, same shape and class order as the teacher's.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) student_logits: String,
+    /// True labels (class ids): .npy of integers, JSONL (integers, or records with a "label"),
+    /// or whitespace-separated integers.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) labels: PathBuf,
+    #[command(flatten)]
+    pub(crate) metrics: MetricArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+    #[command(flatten)]
+    pub(crate) extras: ExtraArgs,
+    #[command(flatten)]
+    pub(crate) gates: GateArgs,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
+}

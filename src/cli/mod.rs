@@ -1,0 +1,286 @@
+//! The command line: parse (`args.rs`), turn flags into runner options (`setup.rs`), run the
+//! command, write its outputs, and choose the exit code (0, or 1 when a quality gate failed).
+
+mod args;
+mod setup;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use distill_eval_runner::commands::bench::{bench, BenchOptions};
+use distill_eval_runner::commands::compare::{compare, CompareOptions};
+use distill_eval_runner::commands::logits::{logits, LogitsOptions};
+use distill_eval_runner::commands::report::{report, ReportOptions};
+use distill_eval_runner::commands::score::{score, ScoreOptions};
+use distill_eval_runner::commands::track::{track, TrackOptions};
+use distill_eval_runner::engine::{Setup, TeacherSource};
+use distill_eval_runner::input::checkpoints;
+use distill_eval_runner::output::{emit, Document, Format, Request, Target};
+use distill_eval_runner::report::Style;
+
+use args::{BenchArgs, Cli, Command, CompareArgs, LogitsArgs, ReportArgs, ScoreArgs, TrackArgs};
+use setup::{bundled, local_inputs, model_source, outputs, show_progress};
+
+/// Parses the command line and runs the command.
+pub(crate) fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match &cli.command {
+        Command::Report(args) => run_report(&cli, args),
+        Command::Score(args) => run_score(&cli, args),
+        Command::Compare(args) => run_compare(&cli, args),
+        Command::Track(args) => run_track(&cli, args),
+        Command::Logits(args) => run_logits(&cli, args),
+        Command::Bench(args) => run_bench(&cli, args),
+    }
+}
+
+fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
+    let e = &args.eval;
+    let demo = !args.teacher.given() && args.student.is_none() && e.data.data.is_none();
+    let (teacher, student, data) = if demo {
+        (
+            TeacherSource::Model(model_source(&bundled("teacher_bert"))?),
+            bundled("distilbert"),
+            bundled("data/test.jsonl"),
+        )
+    } else {
+        let teacher = args.teacher.source()?;
+        let student = args
+            .student
+            .clone()
+            .context("no student given\nhint: pass --student MODEL (a folder or a hub repo id)")?;
+        (teacher, student, e.data.require()?)
+    };
+    let inputs = local_inputs(teacher_specs(&args.teacher).chain([student.as_str(), &data]));
+    let ev = e.evaluation(cli, data, &inputs)?;
+    let report = report(
+        &ReportOptions {
+            teacher,
+            student: model_source(&student)?,
+            setup: ev.setup,
+            gates: ev.gates,
+        },
+        &ev.device,
+    )?;
+    let failures = report.gate_failures().to_vec();
+    finish(cli, &report, &ev.outputs, &failures, true)
+}
+
+/// The teacher's spelling on the command line (a folder or a logits file).
+fn teacher_specs(t: &args::TeacherArgs) -> impl Iterator<Item = &str> {
+    t.teacher
+        .iter()
+        .chain(&t.teacher_logits)
+        .map(String::as_str)
+}
+
+fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
+    let labels = args.labels.display().to_string();
+    let inputs = local_inputs([args.teacher_logits.as_str(), &args.student_logits, &labels]);
+    let outputs = outputs(args.output.requests(), &inputs)?;
+    let metrics = args.metrics.config()?;
+    let device = args.device.device.resolve()?;
+    let setup = Setup {
+        data: None,
+        labels: Some(args.labels.clone()),
+        load: Default::default(),
+        pass: Default::default(),
+        metrics,
+        extras: args.extras.extras(),
+    };
+    let report = score(
+        &ScoreOptions {
+            teacher_logits: args.teacher_logits.clone(),
+            student_logits: args.student_logits.clone(),
+            setup,
+            gates: args.gates.gates(),
+        },
+        &device,
+    )?;
+    let failures = report.gate_failures().to_vec();
+    finish(cli, &report, &outputs, &failures, true)
+}
+
+fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
+    let e = &args.eval;
+    let students = checkpoints::expand(&args.student)?;
+    let data = e.data.require()?;
+    let inputs = local_inputs(
+        teacher_specs(&args.teacher)
+            .chain(students.iter().map(String::as_str))
+            .chain([data.as_str()]),
+    );
+    let ev = e.evaluation(cli, data, &inputs)?;
+    let comparison = compare(
+        &CompareOptions {
+            teacher: args.teacher.source()?,
+            students: students
+                .iter()
+                .map(|s| model_source(s))
+                .collect::<Result<Vec<_>>>()?,
+            setup: ev.setup,
+            gates: ev.gates,
+        },
+        &ev.device,
+    )?;
+    let failures = gate_failures(comparison.gate.as_ref());
+    finish(cli, &comparison, &ev.outputs, &failures, true)
+}
+
+fn run_track(cli: &Cli, args: &TrackArgs) -> Result<ExitCode> {
+    let e = &args.eval;
+    let data = e.data.require()?;
+    let folders = checkpoints::expand(&args.checkpoints)?;
+    let inputs = local_inputs(
+        teacher_specs(&args.teacher)
+            .chain(folders.iter().map(String::as_str))
+            .chain([data.as_str()]),
+    );
+    let ev = e.evaluation(cli, data, &inputs)?;
+    let tracked = track(
+        &TrackOptions {
+            teacher: args.teacher.source()?,
+            checkpoints: args.checkpoints.clone(),
+            setup: ev.setup,
+            gates: ev.gates,
+        },
+        &ev.device,
+    )?;
+    let failures = gate_failures(tracked.gate.as_ref());
+    finish(cli, &tracked, &ev.outputs, &failures, true)
+}
+
+fn gate_failures(gate: Option<&distill_eval_runner::report::gate::GateResult>) -> Vec<String> {
+    gate.map(|g| g.failures.clone()).unwrap_or_default()
+}
+
+fn run_logits(cli: &Cli, args: &LogitsArgs) -> Result<ExitCode> {
+    let data = args.data.require()?;
+    outputs(
+        vec![(
+            "--out",
+            Request {
+                format: Format::Json,
+                target: Target::File(args.out.clone()),
+            },
+        )],
+        &local_inputs([args.model.as_str(), &data]),
+    )?;
+    let progress = show_progress(cli, false);
+    let device = args.device.device.resolve()?;
+    let setup = Setup {
+        data: Some(args.data.spec(data)),
+        labels: None,
+        load: args.load.load(progress),
+        pass: args.load.pass(progress),
+        metrics: Default::default(),
+        extras: Default::default(),
+    };
+    let written = logits(
+        &LogitsOptions {
+            model: model_source(&args.model)?,
+            setup,
+            out: args.out.clone(),
+        },
+        &device,
+    )?;
+    if !cli.quiet {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "wrote {}: {} columns in the model's label order ({}), {:.1} examples/s",
+            args.out.display(),
+            written.labels.len(),
+            written.labels.join(", "),
+            written.run.examples_per_second
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_bench(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(|| bundled("teacher_bert"));
+    let requests = args
+        .json
+        .as_deref()
+        .map(|p| {
+            (
+                "--json",
+                Request {
+                    format: Format::Json,
+                    target: Target::parse(p),
+                },
+            )
+        })
+        .into_iter()
+        .collect();
+    let outputs = outputs(requests, &local_inputs([model.as_str()]))?;
+    let device = args.device.device.resolve()?;
+    let report = bench(
+        &BenchOptions {
+            model: model_source(&model)?,
+            load: args.load.load(show_progress(cli, false)),
+            batch_sizes: args.batch_sizes.clone(),
+            seq_len: args.seq_len,
+            warmup: args.warmup,
+            iters: args.iters,
+        },
+        &device,
+    )?;
+    finish(cli, &report, &outputs, &[], false)
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Writes the outputs (and, for evaluations, the Markdown form to `GITHUB_STEP_SUMMARY` when
+/// set), then turns the gates' failures into the exit code.
+fn finish(
+    cli: &Cli,
+    doc: &dyn Document,
+    outputs: &[Request],
+    failures: &[String],
+    step_summary: bool,
+) -> Result<ExitCode> {
+    let style = Style {
+        color: cli.color.enabled(std::io::stdout().is_terminal()),
+    };
+    let summary = step_summary
+        .then(|| std::env::var_os("GITHUB_STEP_SUMMARY"))
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    emit(doc, outputs, style, summary.as_deref())?;
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "distill-eval: quality gate failed: {}",
+            failures.join("; ")
+        )?;
+        Ok(ExitCode::from(1))
+    }
+}

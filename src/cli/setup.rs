@@ -1,0 +1,256 @@
+//! Flags to runner options, with every check on the flags' values in one place.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use distill_eval_metrics::{MetricsConfig, Thresholds};
+use distill_eval_model::{HubOptions, LoadOptions, ModelSource};
+use distill_eval_runner::engine::pass::PassOptions;
+use distill_eval_runner::engine::{Extras, Setup, TeacherSource};
+use distill_eval_runner::input::dataset::DataOptions;
+use distill_eval_runner::input::DataSpec;
+use distill_eval_runner::output::{check_targets, Format, Request, Target};
+use distill_eval_runner::report::gate::Gates;
+
+use super::args::{
+    Cli, DataArgs, EvalArgs, ExtraArgs, GateArgs, LoadArgs, MetricArgs, OutputArgs, TeacherArgs,
+};
+
+/// A model spelled on the command line: a folder or a hub id.
+pub(crate) fn model_source(spec: &str) -> Result<ModelSource> {
+    Ok(spec.parse::<ModelSource>()?)
+}
+
+/// The bundled demo: `models/` in the current directory, else the one in the source tree.
+pub(crate) fn bundled(rel: &str) -> String {
+    let local = std::path::Path::new("models").join(rel);
+    if local.exists() {
+        return local.display().to_string();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// Progress bars go to stderr when it is a terminal, unless --quiet or an output takes stdout.
+pub(crate) fn show_progress(cli: &Cli, stdout_taken: bool) -> bool {
+    !cli.quiet && !stdout_taken && std::io::stderr().is_terminal()
+}
+
+impl MetricArgs {
+    pub(crate) fn config(&self) -> Result<MetricsConfig> {
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            anyhow::bail!(
+                "--temperature must be a positive number, got {}",
+                self.temperature
+            );
+        }
+        if self.bins == 0 {
+            anyhow::bail!("--bins must be at least 1");
+        }
+        Ok(MetricsConfig {
+            temperature: self.temperature,
+            bins: self.bins,
+            thresholds: Thresholds {
+                excellent_retention: self.excellent_retention.0,
+                excellent_kl: self.excellent_kl.0,
+                good_retention: self.good_retention.0,
+                good_kl: self.good_kl.0,
+                acceptable_retention: self.acceptable_retention.0,
+            },
+        })
+    }
+}
+
+impl ExtraArgs {
+    pub(crate) fn extras(&self) -> Extras {
+        Extras {
+            resamples: self.bootstrap,
+            seed: self.seed,
+            calibrate: self.calibrate,
+        }
+    }
+}
+
+impl GateArgs {
+    pub(crate) fn gates(&self) -> Gates {
+        Gates {
+            fail_below: self.fail_below,
+            min_retention: self.min_retention.map(|v| v.0),
+            max_kl: self.max_kl.map(|v| v.0),
+            max_ece: self.max_ece.map(|v| v.0),
+        }
+    }
+}
+
+impl OutputArgs {
+    /// The requested outputs, in the order they are written.
+    pub(crate) fn requests(&self) -> Vec<(&'static str, Request)> {
+        [
+            ("--json", Format::Json, &self.json),
+            ("--markdown", Format::Markdown, &self.markdown),
+            ("--html", Format::Html, &self.html),
+        ]
+        .into_iter()
+        .filter_map(|(flag, format, path)| {
+            path.as_deref().map(|p| {
+                (
+                    flag,
+                    Request {
+                        format,
+                        target: Target::parse(p),
+                    },
+                )
+            })
+        })
+        .collect()
+    }
+
+    /// Whether an output goes to stdout (then the terminal report does not).
+    pub(crate) fn takes_stdout(&self) -> bool {
+        self.requests().iter().any(|(_, r)| r.target.is_stdout())
+    }
+}
+
+/// Checks the outputs against each other and the command's inputs, and returns them.
+pub(crate) fn outputs(
+    requests: Vec<(&'static str, Request)>,
+    inputs: &[PathBuf],
+) -> Result<Vec<Request>> {
+    let targets: Vec<(&str, Target)> = requests
+        .iter()
+        .map(|(flag, r)| (*flag, r.target.clone()))
+        .collect();
+    check_targets(&targets, inputs)?;
+    Ok(requests.into_iter().map(|(_, r)| r).collect())
+}
+
+impl LoadArgs {
+    pub(crate) fn hub(&self, progress: bool) -> HubOptions {
+        HubOptions {
+            offline: self.offline,
+            cache_dir: self.cache_dir.clone(),
+            progress,
+        }
+    }
+
+    pub(crate) fn load(&self, progress: bool) -> LoadOptions {
+        LoadOptions {
+            dtype: self.dtype,
+            hub: self.hub(progress),
+            max_length: self.max_length,
+        }
+    }
+
+    pub(crate) fn pass(&self, progress: bool) -> PassOptions {
+        PassOptions {
+            batch_size: self.batch_size.max(1),
+            progress,
+        }
+    }
+}
+
+impl DataArgs {
+    pub(crate) fn spec(&self, source: String) -> DataSpec {
+        DataSpec {
+            source,
+            subset: self.subset.clone(),
+            split: Some(self.split.clone()),
+            options: DataOptions {
+                text_field: self.text_field.clone(),
+                text_pair_field: self.text_pair_field.clone(),
+                label_field: self.label_field.clone(),
+                limit: self.limit,
+            },
+        }
+    }
+
+    /// The data source, required.
+    pub(crate) fn require(&self) -> Result<String> {
+        self.data.clone().context(
+            "no data given\nhint: pass --data FILE (.jsonl, .csv, .tsv, .parquet) or \
+             hf://datasets/ORG/NAME",
+        )
+    }
+}
+
+impl TeacherArgs {
+    pub(crate) fn given(&self) -> bool {
+        self.teacher.is_some() || self.teacher_logits.is_some()
+    }
+
+    pub(crate) fn source(&self) -> Result<TeacherSource> {
+        match (&self.teacher, &self.teacher_logits) {
+            (Some(m), None) => Ok(TeacherSource::Model(model_source(m)?)),
+            (None, Some(f)) => Ok(TeacherSource::Logits {
+                spec: f.clone(),
+                labels: self.teacher_labels.clone(),
+            }),
+            _ => anyhow::bail!(
+                "no teacher given\nhint: pass --teacher MODEL or --teacher-logits FILE"
+            ),
+        }
+    }
+}
+
+/// Everything an evaluation command needs from its flags.
+pub(crate) struct Evaluation {
+    /// The runner's setup.
+    pub(crate) setup: Setup,
+    /// The resolved device.
+    pub(crate) device: candle::Device,
+    /// The gates.
+    pub(crate) gates: Gates,
+    /// The outputs, checked.
+    pub(crate) outputs: Vec<Request>,
+}
+
+impl EvalArgs {
+    /// The setup for data at `source`; `inputs` are the files and folders the command reads
+    /// (no output may overwrite them).
+    pub(crate) fn evaluation(
+        &self,
+        cli: &Cli,
+        source: String,
+        inputs: &[PathBuf],
+    ) -> Result<Evaluation> {
+        let outputs = outputs(self.output.requests(), inputs)?;
+        let metrics = self.metrics.config()?;
+        let progress = show_progress(cli, self.output.takes_stdout());
+        let device = self.device.device.resolve()?;
+        let setup = Setup {
+            data: Some(self.data.spec(source)),
+            labels: None,
+            load: self.load.load(progress),
+            pass: self.load.pass(progress),
+            metrics,
+            extras: self.extras.extras(),
+        };
+        Ok(Evaluation {
+            setup,
+            device,
+            gates: self.gates.gates(),
+            outputs,
+        })
+    }
+}
+
+/// The local files among a command's inputs: paths that exist (hub ids and patterns do not).
+pub(crate) fn local_inputs<'a>(specs: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
+    specs
+        .into_iter()
+        .map(|s| {
+            // `FILE:tensor` names a safetensors file.
+            let path = PathBuf::from(s);
+            if path.exists() {
+                return path;
+            }
+            s.rsplit_once(':')
+                .map_or(path, |(file, _)| PathBuf::from(file))
+        })
+        .filter(|p| p.exists())
+        .collect()
+}
