@@ -1,13 +1,15 @@
 //! The loaded model: its identity for reports ([`ModelInfo`]), its labels, its tokenizer and the
-//! forward pass, whatever the architecture behind it.
+//! forward pass, whatever the architecture behind it; for causal LMs, whole-document
+//! tokenization, id batches, hidden states and logits apart, and the vocabulary comparison a
+//! teacher/student pair must pass.
 
 use std::path::PathBuf;
 
 use candle::{Device, Tensor};
 
-use crate::arch::{Loaded, Task};
+use crate::arch::{CausalLm, Loaded, Task};
 use crate::config;
-use crate::tokenizer::TextEncoder;
+use crate::tokenizer::{TextEncoder, VocabDifference};
 use crate::{Batch, DTypeSpec, Encoded, Error, HubOptions, Result, TextInput};
 
 /// How to load a model.
@@ -39,7 +41,7 @@ pub struct ModelInfo {
     /// "f32", "f16", "bf16".
     pub dtype: String,
     /// transformers' `problem_type`, resolved (`single_label_classification`,
-    /// `multi_label_classification` or `regression`).
+    /// `multi_label_classification` or `regression`); `causal_lm` for a causal LM.
     pub problem_type: String,
     /// Effective truncation length.
     pub max_length: usize,
@@ -68,7 +70,7 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// id2label in id order (0..n); "LABEL_i" when absent.
+    /// id2label in id order (0..n); "LABEL_i" when absent; empty for a causal LM.
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
@@ -86,7 +88,7 @@ impl Model {
         })
     }
 
-    /// Number of output classes.
+    /// Number of output classes (the logit width for a causal LM).
     pub fn num_labels(&self) -> usize {
         match &self.inner {
             Loaded::Classifier(c) => c.num_labels(),
@@ -120,8 +122,74 @@ impl Model {
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
         let out = self.device.with_context(|| match &self.inner {
             Loaded::Classifier(c) => c.forward(batch),
-            Loaded::CausalLm(m) => m.forward(batch),
+            Loaded::CausalLm(m) => m.logits(&m.hidden(batch)?),
         })?;
         Ok(out)
+    }
+
+    /// The causal LM behind this model, or [`Error::NotCausalLm`].
+    pub fn causal_lm(&self) -> Result<&dyn CausalLm> {
+        match &self.inner {
+            Loaded::CausalLm(m) => Ok(m.as_ref()),
+            Loaded::Classifier(_) => Err(Error::NotCausalLm {
+                path: self.info.path.clone(),
+                architecture: self.info.architecture.clone(),
+            }),
+        }
+    }
+
+    /// The logit width of a causal LM: its LM head's rows, including padding rows beyond the
+    /// tokenizer's vocabulary ([`Self::tokenizer_vocab_size`]).
+    pub fn lm_vocab_size(&self) -> Result<usize> {
+        Ok(self.causal_lm()?.vocab_size())
+    }
+
+    /// config.json `max_position_embeddings` of a causal LM.
+    pub fn lm_max_positions(&self) -> Result<usize> {
+        Ok(self.causal_lm()?.max_positions())
+    }
+
+    /// Each document tokenized alone with the tokenizer's template (special tokens added, e.g.
+    /// a leading BOS), no truncation and no padding. Parallel over the documents (rayon).
+    pub fn encode_documents(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        self.causal_lm()?;
+        self.encoder
+            .encode_documents(texts)
+            .ok_or_else(|| Error::NotCausalLm {
+                path: self.info.path.clone(),
+                architecture: self.info.architecture.clone(),
+            })?
+    }
+
+    /// Right-pads id rows (e.g. windows of [`Self::encode_documents`]) to the longest with the
+    /// tokenizer's pad id (0 when it has none); tensors on the model's device.
+    pub fn batch_ids(&self, rows: &[&[u32]]) -> Result<Batch> {
+        self.encoder.batch_ids(rows, &self.device)
+    }
+
+    /// (b, t, hidden): a causal LM's final-normed hidden states, model dtype, model device.
+    pub fn lm_hidden(&self, batch: &Batch) -> Result<Tensor> {
+        let lm = self.causal_lm()?;
+        Ok(self.device.with_context(|| lm.hidden(batch))?)
+    }
+
+    /// (..., hidden) → (..., vocab): the LM head and final soft-capping over any chunk of
+    /// [`Self::lm_hidden`]'s positions, model dtype, model device.
+    pub fn lm_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let lm = self.causal_lm()?;
+        Ok(self.device.with_context(|| lm.logits(hidden))?)
+    }
+
+    /// The tokenizer's vocabulary size, added tokens included (may be below
+    /// [`Self::lm_vocab_size`]).
+    pub fn tokenizer_vocab_size(&self) -> usize {
+        self.encoder.vocab_size()
+    }
+
+    /// The first token id at which this model's tokenizer and `other`'s disagree (a different
+    /// token, or an id only one has), with both tokens and both sizes; `None` when the two
+    /// vocabularies are identical, as a teacher and a student compared token by token must be.
+    pub fn first_vocab_difference(&self, other: &Model) -> Option<VocabDifference> {
+        self.encoder.first_vocab_difference(&other.encoder)
     }
 }
