@@ -515,3 +515,248 @@ impl CausalLm for Decoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::decoder_load::{fixture_parts, Layout};
+    use super::super::lm_testing::fixture_dir;
+    use super::super::testing::Tolerance;
+    use super::*;
+    use candle::quantized::{GgmlDType, QTensor};
+
+    /// The llama fixture: GQA 4/2 heads, head_dim 16, hidden 32, untied.
+    fn llama() -> (DecoderSpec, DecoderWeights) {
+        fixture_parts(
+            &fixture_dir("llama"),
+            super::super::llama::DEFAULTS,
+            Layout::default(),
+        )
+    }
+
+    fn batch() -> Batch {
+        let ids = Tensor::new(
+            &[
+                [1u32, 40, 41, 42, 43, 44, 45, 46, 47],
+                [1, 50, 51, 0, 0, 0, 0, 0, 0],
+            ],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mask = Tensor::new(
+            &[[1u32, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0, 0, 0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        Batch {
+            token_type_ids: ids.zeros_like().unwrap(),
+            input_ids: ids,
+            attention_mask: mask,
+        }
+    }
+
+    fn rows(model: &Decoder) -> Vec<Vec<f32>> {
+        let b = batch();
+        let logits = model.logits(&model.hidden(&b).unwrap()).unwrap(); // (2, 9, v)
+        let v = logits.dim(2).unwrap();
+        // The second row's padding positions are not compared.
+        let real = Tensor::cat(
+            &[
+                logits.get(0).unwrap(),
+                logits.get(1).unwrap().narrow(0, 0, 3).unwrap(),
+            ],
+            0,
+        )
+        .unwrap();
+        assert_eq!(real.dims(), [12, v]);
+        real.to_vec2::<f32>().unwrap()
+    }
+
+    fn dense(p: &Proj) -> (Tensor, Option<Tensor>) {
+        match p {
+            Proj::Dense(l) => (l.weight().clone(), l.bias().cloned()),
+            Proj::Quantized { .. } => {
+                unreachable!("the safetensors loader builds dense projections")
+            }
+        }
+    }
+
+    fn quantize(weight: &Tensor, bias: Option<Tensor>, dtype: GgmlDType) -> Proj {
+        let q = QTensor::quantize(weight, dtype).unwrap();
+        Proj::Quantized {
+            weight: QMatMul::from_qtensor(q).unwrap(),
+            bias,
+        }
+    }
+
+    /// Every projection quantized (`dtype` where the input width allows it, else f32) and the
+    /// fused q/k/v and gate/up split back apart, as a GGUF loader will build them.
+    fn gguf_like(weights: DecoderWeights, spec: &DecoderSpec, dtype: GgmlDType) -> DecoderWeights {
+        let q = |p: &Proj| {
+            let (w, b) = dense(p);
+            let fits = w.dim(1).unwrap() % dtype.block_size() == 0;
+            quantize(&w, b, if fits { dtype } else { GgmlDType::F32 })
+        };
+        let d = spec.head_dim;
+        let (qo, kvo) = (spec.heads * d, spec.kv_heads * d);
+        let layers = weights
+            .layers
+            .into_iter()
+            .map(|l| {
+                let Qkv::Fused(qkv) = &l.qkv else {
+                    unreachable!()
+                };
+                let GateUp::Fused(gu) = &l.gate_up else {
+                    unreachable!()
+                };
+                let (w, _) = dense(qkv);
+                let (g, _) = dense(gu);
+                let i = spec.intermediate;
+                // NOTE: `force_contiguous`, not `contiguous`: a row range of a contiguous tensor
+                // is already contiguous, and candle 0.11's `QTensor::quantize` reads the storage
+                // from its start, ignoring the view's offset.
+                let part = |w: &Tensor, s: usize, n: usize| {
+                    let rows = w.narrow(0, s, n).unwrap().force_contiguous().unwrap();
+                    q(&Proj::dense(rows, None))
+                };
+                LayerWeights {
+                    qkv: Qkv::Split {
+                        q: part(&w, 0, qo),
+                        k: part(&w, qo, kvo),
+                        v: part(&w, qo + kvo, kvo),
+                    },
+                    gate_up: GateUp::Split {
+                        gate: part(&g, 0, i),
+                        up: part(&g, i, i),
+                    },
+                    o: q(&l.o),
+                    down: q(&l.down),
+                    ..l
+                }
+            })
+            .collect();
+        DecoderWeights {
+            lm_head: q(&weights.lm_head),
+            layers,
+            ..weights
+        }
+    }
+
+    #[test]
+    fn quantized_split_projections_match_dense_ones() {
+        let (spec, weights) = llama();
+        let want = rows(&Decoder::new(spec.clone(), weights).unwrap());
+        // f32 "quantization" is exact: only the plumbing differs.
+        let (_, weights) = llama();
+        let exact = Decoder::new(spec.clone(), gguf_like(weights, &spec, GgmlDType::F32)).unwrap();
+        Tolerance {
+            rel: 1e-5,
+            abs: 1e-5,
+        }
+        .assert_close(&rows(&exact), &want, "f32 qtensors");
+        // 8-bit blocks through the quantized matmul kernel: close, not equal.
+        let (_, weights) = llama();
+        let q8 = Decoder::new(spec.clone(), gguf_like(weights, &spec, GgmlDType::Q8_0)).unwrap();
+        let got = rows(&q8);
+        Tolerance {
+            rel: 5e-2,
+            abs: 5e-2,
+        }
+        .assert_close(&got, &want, "q8_0 qtensors");
+        assert!(got != want, "q8_0 should round the weights");
+    }
+
+    /// llama.cpp's converter permutes the q and k rows of each head so that adjacent pairs
+    /// rotate together (`convert_hf_to_gguf.py` `LlamaModel.permute`); interleaved rotation of
+    /// permuted weights is transformers' rotate_half rotation of the originals.
+    #[test]
+    fn interleaved_rotation_of_permuted_weights_is_rotate_half() {
+        let (spec, weights) = llama();
+        let want = rows(&Decoder::new(spec.clone(), weights).unwrap());
+        let (_, weights) = llama();
+        let d = spec.head_dim;
+        let permute = |w: Tensor, heads: usize| {
+            let (out, inp) = w.dims2().unwrap();
+            w.reshape((heads, 2, d / 2, inp))
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+                .reshape((out, inp))
+                .unwrap()
+        };
+        let (qo, kvo) = (spec.heads * d, spec.kv_heads * d);
+        let layers = weights
+            .layers
+            .into_iter()
+            .map(|l| {
+                let Qkv::Fused(qkv) = &l.qkv else {
+                    unreachable!()
+                };
+                let (w, _) = dense(qkv);
+                let q = permute(w.narrow(0, 0, qo).unwrap(), spec.heads);
+                let k = permute(w.narrow(0, qo, kvo).unwrap(), spec.kv_heads);
+                let v = w.narrow(0, qo + kvo, kvo).unwrap();
+                LayerWeights {
+                    qkv: Qkv::Fused(Proj::dense(Tensor::cat(&[q, k, v], 0).unwrap(), None)),
+                    ..l
+                }
+            })
+            .collect();
+        let spec = DecoderSpec {
+            rope_style: RopeStyle::Interleaved,
+            ..spec
+        };
+        let got = rows(&Decoder::new(spec, DecoderWeights { layers, ..weights }).unwrap());
+        Tolerance {
+            rel: 1e-5,
+            abs: 1e-5,
+        }
+        .assert_close(&got, &want, "interleaved");
+    }
+
+    #[test]
+    fn the_head_applies_to_any_chunk_of_positions() {
+        let (spec, weights) = llama();
+        let model = Decoder::new(spec, weights).unwrap();
+        let hidden = model.hidden(&batch()).unwrap(); // (2, 9, h)
+        let full = model.logits(&hidden).unwrap(); // (2, 9, v)
+        let chunk = model.logits(&hidden.narrow(1, 2, 4).unwrap()).unwrap(); // (2, 4, v)
+        let want = full.narrow(1, 2, 4).unwrap();
+        let close = |a: &Tensor, b: &Tensor| {
+            let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+            diff.to_scalar::<f32>().unwrap()
+        };
+        assert!(close(&chunk, &want) < 1e-6);
+        let flat = model.logits(&hidden.flatten_to(1).unwrap()).unwrap(); // (18, v)
+        assert_eq!(flat.dims(), [18, model.vocab_size()]);
+        assert!(close(&flat, &full.flatten_to(1).unwrap()) < 1e-6);
+    }
+
+    #[test]
+    fn masks_follow_causality_windows_and_padding() {
+        let (spec, weights) = llama();
+        let model = Decoder::new(spec, weights).unwrap();
+        let mask = Tensor::new(&[[1u32, 1, 1, 1], [1, 1, 0, 0]], &Device::Cpu).unwrap();
+        let m = model.mask(&mask, Some(2)).unwrap(); // (2, 1, 1, 4, 4)
+        let m = m.reshape((2, 4, 4)).unwrap().to_vec3::<f32>().unwrap();
+        let seen = |row: &[f32]| -> Vec<usize> {
+            row.iter()
+                .enumerate()
+                .filter(|(_, &v)| v == 0.0)
+                .map(|(k, _)| k)
+                .collect()
+        };
+        // Window 2: a query sees itself and the key before it.
+        assert_eq!(seen(&m[0][0]), [0]);
+        assert_eq!(seen(&m[0][3]), [2, 3]);
+        // Padding keys are never seen; a padding query may see nothing (f32::MIN, not -inf).
+        assert_eq!(seen(&m[1][1]), [0, 1]);
+        assert_eq!(seen(&m[1][3]), Vec::<usize>::new());
+        assert!(m[1][3].iter().all(|&v| v == f32::MIN));
+        let full = model.mask(&mask, None).unwrap().reshape((2, 4, 4)).unwrap();
+        let full = full.to_vec3::<f32>().unwrap();
+        assert_eq!(seen(&full[0][3]), [0, 1, 2, 3]);
+        assert_eq!(seen(&full[1][3]), [0, 1]);
+    }
+}

@@ -415,3 +415,205 @@ fn hf_weights(
         lm_head,
     })
 }
+
+/// A fixture's spec and weights, for tests that rebuild the core from changed weights.
+#[cfg(test)]
+pub(crate) fn fixture_parts(
+    dir: &std::path::Path,
+    defaults: Defaults,
+    layout: Layout,
+) -> (DecoderSpec, DecoderWeights) {
+    let probe = crate::ProbeConfig::read(&dir.join("config.json")).unwrap();
+    let files =
+        crate::weights::discover(dir, &|name| Ok(Some(dir.join(name)).filter(|p| p.exists())))
+            .unwrap();
+    let weights = std::sync::Arc::new(crate::weights::Weights::open(&files).unwrap());
+    let cx = LoadContext {
+        config: &probe,
+        vb: weights.var_builder(candle::DType::F32, &candle::Device::Cpu),
+        num_labels: None,
+    };
+    let base: BaseConfig = cx.parse("test").unwrap();
+    let family = Family::new(&cx, "test", &base, defaults).unwrap();
+    let spec = family.spec(family.flat_rope(&family.rope_context()).unwrap());
+    let weights = hf_weights(&cx, &spec, layout, family.tie).unwrap();
+    (spec, weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lm_testing::fixture_dir;
+    use crate::{load, Error, LoadOptions, ModelSource};
+    use candle::Device;
+    use serde_json::Value;
+
+    /// A writable copy of tests/fixtures/llm/<name> with config.json changed by `edit`.
+    fn edited(name: &str, edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(fixture_dir(name)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+        let config = dir.path().join("config.json");
+        let mut json: Value =
+            serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+        edit(&mut json);
+        std::fs::write(&config, json.to_string()).unwrap();
+        dir
+    }
+
+    fn load_err(dir: &tempfile::TempDir) -> Error {
+        let source = ModelSource::Local(dir.path().to_owned());
+        load(&source, &Device::Cpu, &LoadOptions::default()).unwrap_err()
+    }
+
+    /// The message names every one of `names` and carries a hint line.
+    fn assert_names(err: &Error, names: &[&str]) {
+        let msg = err.to_string();
+        for name in names {
+            assert!(msg.contains(name), "message should name {name}: {msg}");
+        }
+        assert!(
+            msg.contains("\nhint: "),
+            "message should carry a hint: {msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_rope_type_is_refused() {
+        let dir = edited("llama", |c| {
+            c["rope_parameters"] =
+                serde_json::json!({"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1e4});
+        });
+        let err = load_err(&dir);
+        assert!(matches!(err, Error::UnsupportedConfig { .. }), "{err}");
+        assert_names(
+            &err,
+            &[
+                "config.json",
+                "rope_parameters.rope_type",
+                "dynamic",
+                "llama3",
+            ],
+        );
+        // The older style names its own field.
+        let dir = edited("llama3_legacy", |c| {
+            c["rope_scaling"]["rope_type"] = "yarn".into()
+        });
+        assert_names(&load_err(&dir), &["rope_scaling.rope_type is yarn"]);
+    }
+
+    #[test]
+    fn missing_required_fields_are_named() {
+        for field in ["hidden_size", "num_attention_heads", "vocab_size"] {
+            let dir = edited("llama", |c| {
+                c.as_object_mut().unwrap().remove(field);
+            });
+            let err = load_err(&dir);
+            assert!(matches!(err, Error::ArchConfig { .. }), "{err}");
+            assert_names(&err, &["config.json", field]);
+        }
+        let dir = edited("llama3_legacy", |c| {
+            c["rope_scaling"]
+                .as_object_mut()
+                .unwrap()
+                .remove("low_freq_factor");
+        });
+        assert_names(
+            &load_err(&dir),
+            &["rope_scaling.low_freq_factor is missing"],
+        );
+    }
+
+    #[test]
+    fn tokenizer_larger_than_the_lm_head_is_refused() {
+        // The tokenizer has 120 tokens; a head of 100 rows could not score them all.
+        let dir = edited("llama", |c| c["vocab_size"] = 100.into());
+        let err = load_err(&dir);
+        assert!(matches!(err, Error::VocabMismatch { .. }), "{err}");
+        assert_names(&err, &["tokenizer.json", "120", "100"]);
+        // A config that promises more rows than the weights hold.
+        let dir = edited("llama", |c| c["vocab_size"] = 130.into());
+        let err = load_err(&dir);
+        assert!(matches!(err, Error::WeightsMismatch { .. }), "{err}");
+        assert_names(&err, &["embed_tokens", "[130, 32]", "[120, 32]"]);
+    }
+
+    #[test]
+    fn an_untied_config_needs_its_lm_head() {
+        // llama3_legacy is tied, so its checkpoint holds no lm_head.weight.
+        let dir = edited("llama3_legacy", |c| c["tie_word_embeddings"] = false.into());
+        let err = load_err(&dir);
+        assert!(matches!(err, Error::WeightsMismatch { .. }), "{err}");
+        assert_names(&err, &["lm_head.weight"]);
+    }
+
+    #[test]
+    fn impossible_shapes_and_unknown_settings_are_refused() {
+        let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+            (
+                "llama",
+                Box::new(|c| c["num_key_value_heads"] = 3.into()),
+                "num_attention_heads 4 is not a multiple of num_key_value_heads 3",
+            ),
+            (
+                "llama",
+                Box::new(|c| c["hidden_act"] = "xielu".into()),
+                "hidden_act xielu",
+            ),
+            (
+                "qwen2",
+                Box::new(|c| {
+                    c["use_sliding_window"] = false.into();
+                    c["layer_types"] = serde_json::json!(["full_attention", "sliding_attention"]);
+                }),
+                "sliding_window is not set",
+            ),
+            (
+                "qwen2",
+                Box::new(|c| c["layer_types"] = serde_json::json!(["full_attention"])),
+                "layer_types has 1 entries for 2 layers",
+            ),
+            (
+                "qwen2",
+                Box::new(|c| {
+                    c["layer_types"] = serde_json::json!(["full_attention", "chunked_attention"])
+                }),
+                "chunked_attention",
+            ),
+            (
+                "gemma3_text",
+                Box::new(|c| {
+                    c["rope_parameters"] =
+                        serde_json::json!({"rope_type": "default", "rope_theta": 1e4})
+                }),
+                "not keyed by layer type",
+            ),
+            (
+                "gemma2",
+                Box::new(|c| c["final_logit_softcapping"] = (-1.0).into()),
+                "final_logit_softcapping is -1",
+            ),
+            (
+                "gemma2",
+                Box::new(|c| c["use_bidirectional_attention"] = true.into()),
+                "use_bidirectional_attention",
+            ),
+            (
+                "llama",
+                Box::new(|c| c["partial_rotary_factor"] = 0.5.into()),
+                "partial_rotary_factor is 0.5",
+            ),
+            (
+                "phi3",
+                Box::new(|c| c["rope_scaling"]["long_factor"] = serde_json::json!([1.0])),
+                "rope_scaling.long_factor has 1 entries",
+            ),
+        ];
+        for (name, edit, expected) in cases {
+            let err = load_err(&edited(name, edit));
+            assert!(matches!(err, Error::UnsupportedConfig { .. }), "{err}");
+            assert_names(&err, &["config.json", expected]);
+        }
+    }
+}

@@ -200,7 +200,7 @@ fn build(object: RopeObject, field: &str, cx: &RopeContext) -> Result<RopeSpec, 
     if rotary_dim != cx.head_dim && !cx.allow_partial {
         return Err(RopeIssue {
             reason: format!("partial_rotary_factor is {factor_p}: this family's attention rotates every dim of a head"),
-            hint: "remove partial_rotary_factor from config.json (transformers ignores it for this family) or use a family that supports it",
+            hint: "only Phi-3 rotates part of each head here; remove partial_rotary_factor from config.json if the model rotates whole heads",
         });
     }
     if rotary_dim == 0 || rotary_dim % 2 != 0 || rotary_dim > cx.head_dim {
