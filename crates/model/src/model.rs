@@ -193,3 +193,101 @@ impl Model {
         self.encoder.first_vocab_difference(&other.encoder)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::arch::lm_testing::{conformance_dir, fixture_dir};
+    use crate::arch::testing::{load_local, model_dir};
+    use crate::{DTypeSpec, Error, Task};
+
+    #[test]
+    fn a_causal_lm_describes_itself() {
+        let model = load_local(&conformance_dir("llama_small"), DTypeSpec::F32);
+        assert_eq!(model.task(), Task::CausalLm);
+        assert_eq!(model.info.architecture, "LlamaForCausalLM");
+        assert_eq!(model.info.problem_type, "causal_lm");
+        assert!(model.labels().is_empty());
+        assert!(model.ensure_single_label().is_err());
+        assert_eq!(model.lm_vocab_size().unwrap(), 300);
+        assert_eq!(model.num_labels(), 300);
+        assert_eq!(model.tokenizer_vocab_size(), 300);
+        assert_eq!(model.lm_max_positions().unwrap(), 128);
+        // The padded head of the qwen3 fixture is wider than its tokenizer.
+        let padded = load_local(&fixture_dir("qwen3"), DTypeSpec::F32);
+        assert_eq!(padded.lm_vocab_size().unwrap(), 142);
+        assert_eq!(padded.tokenizer_vocab_size(), 120);
+    }
+
+    #[test]
+    fn documents_are_whole_with_the_template_and_batches_right_padded() {
+        let model = load_local(&conformance_dir("llama_small"), DTypeSpec::F32);
+        let long = "the movie was great. ".repeat(60);
+        let docs = model.encode_documents(&["x", "", &long]).unwrap();
+        // `<s>` (id 1) leads every document, the empty one included.
+        assert!(docs.iter().all(|d| d[0] == 1), "{docs:?}");
+        assert_eq!(docs[1], [1]);
+        // No truncation at the 128-token limit that classifier inputs get.
+        assert_eq!(model.info.max_length, 128);
+        assert!(docs[2].len() > 128, "{}", docs[2].len());
+
+        let batch = model.batch_ids(&[&[1, 5, 6], &[1]]).unwrap();
+        assert_eq!(
+            batch.input_ids.to_vec2::<u32>().unwrap(),
+            [[1, 5, 6], [1, 0, 0]]
+        );
+        assert_eq!(
+            batch.attention_mask.to_vec2::<u32>().unwrap(),
+            [[1, 1, 1], [1, 0, 0]]
+        );
+        assert_eq!(
+            batch.token_type_ids.to_vec2::<u32>().unwrap(),
+            [[0, 0, 0], [0, 0, 0]]
+        );
+        assert!(matches!(model.batch_ids(&[]), Err(Error::EmptyBatch)));
+        let hidden = model.lm_hidden(&batch).unwrap();
+        assert_eq!(hidden.dims(), [2, 3, 48]);
+        assert_eq!(model.lm_logits(&hidden).unwrap().dims(), [2, 3, 300]);
+        assert_eq!(model.forward(&batch).unwrap().dims(), [2, 3, 300]);
+    }
+
+    #[test]
+    fn vocabularies_are_compared_token_by_token() {
+        let teacher = load_local(&conformance_dir("teacher_llama"), DTypeSpec::F32);
+        let student = load_local(&conformance_dir("qwen2"), DTypeSpec::F32);
+        // Same vocabulary; only the saved padding settings of their tokenizer.json differ.
+        assert_eq!(teacher.first_vocab_difference(&student), None);
+        let fixture = load_local(&fixture_dir("llama"), DTypeSpec::F32);
+        let diff = teacher.first_vocab_difference(&fixture).unwrap();
+        assert_eq!((diff.this_size, diff.other_size), (300, 120));
+        assert_ne!(diff.this, diff.other);
+        // Every id below the reported one agrees.
+        let diff_back = fixture.first_vocab_difference(&teacher).unwrap();
+        assert_eq!(diff_back.id, diff.id);
+        assert_eq!(
+            (&diff_back.this, &diff_back.other),
+            (&diff.other, &diff.this)
+        );
+        let msg = diff.to_string();
+        assert!(msg.contains(&format!("token id {}", diff.id)), "{msg}");
+        assert!(msg.contains("300") && msg.contains("120"), "{msg}");
+        assert!(diff.id >= 3, "the special tokens agree: {diff:?}");
+    }
+
+    #[test]
+    fn a_classifier_is_not_a_causal_lm() {
+        let model = load_local(&model_dir("bert_small"), DTypeSpec::F32);
+        let batch = model.batch_ids(&[&[2, 3]]).unwrap();
+        for err in [
+            model.lm_hidden(&batch).unwrap_err(),
+            model.encode_documents(&["x"]).unwrap_err(),
+            model.lm_vocab_size().unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::NotCausalLm { .. }), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("BertForSequenceClassification"), "{msg}");
+            assert!(msg.contains("\nhint: "), "{msg}");
+        }
+        // The classifier path is unchanged.
+        assert_eq!(model.forward(&batch).unwrap().dims(), [1, 3]);
+    }
+}

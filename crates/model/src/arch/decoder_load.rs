@@ -467,6 +467,8 @@ mod tests {
         load(&source, &Device::Cpu, &LoadOptions::default()).unwrap_err()
     }
 
+    type Edit = dyn FnOnce(&mut Value);
+
     /// The message names every one of `names` and carries a hint line.
     fn assert_names(err: &Error, names: &[&str]) {
         let msg = err.to_string();
@@ -550,7 +552,7 @@ mod tests {
 
     #[test]
     fn impossible_shapes_and_unknown_settings_are_refused() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        let cases: Vec<(&str, Box<Edit>, &str)> = vec![
             (
                 "llama",
                 Box::new(|c| c["num_key_value_heads"] = 3.into()),
