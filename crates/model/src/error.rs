@@ -277,6 +277,15 @@ pub enum Error {
     /// `batch` was called with no items.
     #[error("cannot build a batch of 0 items")]
     EmptyBatch,
+
+    /// A causal-LM method was called on a model of another task.
+    #[error("{architecture} in {} is not a causal language model\nhint: token-level figures need *ForCausalLM checkpoints (e.g. LlamaForCausalLM, Qwen2ForCausalLM)", path.display())]
+    NotCausalLm {
+        /// The model folder.
+        path: PathBuf,
+        /// Its HF class.
+        architecture: String,
+    },
 }
 
 /// The crate's result type.

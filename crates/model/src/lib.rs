@@ -25,4 +25,4 @@ pub use hub::HubOptions;
 pub use load::load;
 pub use model::{LoadOptions, Model, ModelInfo};
 pub use source::ModelSource;
-pub use tokenizer::{Batch, Encoded, TextInput};
+pub use tokenizer::{Batch, Encoded, TextInput, VocabDifference};

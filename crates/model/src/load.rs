@@ -16,6 +16,10 @@ use crate::tokenizer::{EncoderSpec, TextEncoder};
 use crate::weights::{self, Weights};
 use crate::{Error, LoadOptions, Model, ModelInfo, ModelSource, Result};
 
+/// `ModelInfo::problem_type` of a causal LM (transformers has none; its outputs are next-token
+/// logits).
+const CAUSAL_LM: &str = "causal_lm";
+
 /// Where the files of a model come from.
 enum Files {
     Local(PathBuf),
@@ -139,13 +143,18 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         model_limit: arch.max_positions(&probe),
         vocab_size: probe.vocab_size,
         config_pad_id: probe.pad_token_id,
+        documents: arch.task() == Task::CausalLm,
     })?;
 
-    let labels = probe.labels()?;
+    let task = arch.task();
+    // A causal LM has no labels; its outputs are next-token logits.
+    let labels = match task {
+        Task::SequenceClassification => probe.labels()?,
+        Task::CausalLm => Vec::new(),
+    };
     let weight_files = weights::discover(&folder, &|name| files.find(name))?;
     let weights = Arc::new(Weights::open(&weight_files)?);
     let vb = weights.var_builder(dtype, device);
-    let task = arch.task();
     let num_labels = (task == Task::SequenceClassification).then_some(labels.len());
     let inner = arch
         .load(LoadContext {
@@ -176,7 +185,10 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         parameters: weights.loaded_parameters(),
         device: device_label(device),
         dtype: dtype_label(dtype),
-        problem_type: probe.problem_type(labels.len()),
+        problem_type: match task {
+            Task::SequenceClassification => probe.problem_type(labels.len()),
+            Task::CausalLm => CAUSAL_LM.to_owned(),
+        },
         max_length: encoder.max_length(),
         path: folder,
     };

@@ -61,9 +61,44 @@ pub struct Batch {
     pub token_type_ids: Tensor,
 }
 
+/// Where two tokenizers' vocabularies first disagree ([`crate::Model::first_vocab_difference`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VocabDifference {
+    /// The smallest id whose token differs, or that only one vocabulary has.
+    pub id: u32,
+    /// This model's token at `id` (`None`: it has no such id).
+    pub this: Option<String>,
+    /// The other model's token at `id` (`None`: it has no such id).
+    pub other: Option<String>,
+    /// This vocabulary's size, added tokens included.
+    pub this_size: usize,
+    /// The other vocabulary's size, added tokens included.
+    pub other_size: usize,
+}
+
+impl std::fmt::Display for VocabDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |t: &Option<String>| match t {
+            Some(t) => format!("{t:?}"),
+            None => "absent".to_owned(),
+        };
+        write!(
+            f,
+            "token id {} is {} in one vocabulary and {} in the other ({} and {} tokens)",
+            self.id,
+            show(&self.this),
+            show(&self.other),
+            self.this_size,
+            self.other_size
+        )
+    }
+}
+
 /// The tokenizer with truncation set and padding off, plus the pad id used by [`Self::batch`].
 pub(crate) struct TextEncoder {
     tokenizer: Tokenizer,
+    /// The same tokenizer without truncation, for causal LMs' documents.
+    documents: Option<Tokenizer>,
     pad_id: u32,
     max_length: usize,
 }
@@ -82,6 +117,8 @@ pub(crate) struct EncoderSpec<'a> {
     pub(crate) vocab_size: Option<usize>,
     /// config.json `pad_token_id`.
     pub(crate) config_pad_id: Option<u32>,
+    /// Also keep an untruncated copy for whole documents (causal LMs).
+    pub(crate) documents: bool,
 }
 
 /// Used when neither the user, the tokenizer config nor the model sets a limit.
@@ -122,6 +159,13 @@ impl TextEncoder {
         // tokenizer.json may carry the padding and truncation it was saved with; both are ours
         // to decide.
         tokenizer.with_padding(None);
+        let documents = if spec.documents {
+            let mut whole = tokenizer.clone();
+            whole.with_truncation(None).map_err(tok_err)?;
+            Some(whole)
+        } else {
+            None
+        };
         tokenizer
             .with_truncation(Some(TruncationParams {
                 direction: TruncationDirection::Right,
@@ -132,8 +176,65 @@ impl TextEncoder {
             .map_err(tok_err)?;
         Ok(Self {
             tokenizer,
+            documents,
             pad_id,
             max_length,
+        })
+    }
+
+    /// Vocabulary size, added tokens included.
+    pub(crate) fn vocab_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
+    /// Each text alone with the tokenizer's template (special tokens added), no truncation, no
+    /// padding; `None` when the encoder was built without the untruncated copy.
+    pub(crate) fn encode_documents(&self, texts: &[&str]) -> Option<Result<Vec<Vec<u32>>>> {
+        let tokenizer = self.documents.as_ref()?;
+        let inputs: Vec<EncodeInput<'_>> = texts.iter().map(|&t| EncodeInput::from(t)).collect();
+        Some(
+            tokenizer
+                .encode_batch_fast(inputs, true)
+                .map(|encodings| encodings.iter().map(|e| e.get_ids().to_vec()).collect())
+                .map_err(|source| Error::Encode { source }),
+        )
+    }
+
+    /// Right-pads id rows to the longest with the pad id; segment ids are 0.
+    pub(crate) fn batch_ids(&self, rows: &[&[u32]], device: &Device) -> Result<Batch> {
+        let b = rows.len();
+        let t = rows
+            .iter()
+            .map(|r| r.len())
+            .max()
+            .ok_or(Error::EmptyBatch)?
+            .max(1);
+        let mut ids = vec![self.pad_id; b * t];
+        let mut mask = vec![0u32; b * t];
+        for (row, item) in rows.iter().enumerate() {
+            let start = row * t;
+            ids[start..start + item.len()].copy_from_slice(item);
+            mask[start..start + item.len()].fill(1);
+        }
+        Ok(Batch {
+            input_ids: Tensor::from_vec(ids, (b, t), device)?,
+            attention_mask: Tensor::from_vec(mask, (b, t), device)?,
+            token_type_ids: Tensor::zeros((b, t), candle::DType::U32, device)?,
+        })
+    }
+
+    /// The first id at which the two vocabularies (added tokens included) hold different
+    /// tokens, or which only one of them has; `None` when they are identical.
+    pub(crate) fn first_vocab_difference(&self, other: &TextEncoder) -> Option<VocabDifference> {
+        let (a, b) = (id_table(&self.tokenizer), id_table(&other.tokenizer));
+        let id = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i))?;
+        let at = |t: &[Option<String>]| t.get(id).cloned().flatten();
+        Some(VocabDifference {
+            id: id as u32,
+            this: at(&a),
+            other: at(&b),
+            this_size: self.vocab_size(),
+            other_size: other.vocab_size(),
         })
     }
 
@@ -190,6 +291,17 @@ impl TextEncoder {
     }
 }
 
+/// Token by id (`None` for ids the vocabulary skips), added tokens included.
+fn id_table(tokenizer: &Tokenizer) -> Vec<Option<String>> {
+    let vocab = tokenizer.get_vocab(true);
+    let n = vocab.values().max().map_or(0, |&m| m as usize + 1);
+    let mut table = vec![None; n];
+    for (token, id) in vocab {
+        table[id as usize] = Some(token);
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +322,7 @@ mod tests {
             model_limit,
             vocab_size: Some(291),
             config_pad_id: Some(0),
+            documents: false,
         })
         .unwrap()
     }
@@ -278,6 +391,7 @@ mod tests {
             model_limit: None,
             vocab_size: Some(100),
             config_pad_id: None,
+            documents: false,
         })
         .err()
         .unwrap();

@@ -11,7 +11,7 @@ use crate::{Batch, Error, Result};
 pub enum Task {
     /// (b, num_labels) logits per batch.
     SequenceClassification,
-    /// (b, t, vocab) logits per batch; position t predicts token t + 1.
+    /// Every position's next-token logits ([`CausalLm`]); position t predicts token t + 1.
     CausalLm,
 }
 
@@ -79,13 +79,24 @@ pub trait Classifier: Send + Sync {
     fn forward(&self, batch: &Batch) -> candle::Result<Tensor>;
 }
 
-/// A next-token model (no family is registered yet; the path exists so the first one is a
-/// single file).
+/// A next-token model that gives every position's logits.
+///
+/// Batches are right-padded (`Batch::attention_mask` 1 = real token); each row's positions are
+/// 0..len, and padded positions never influence real ones (their own outputs are meaningless).
+/// Outputs are in the model dtype, on the model device.
 pub trait CausalLm: Send + Sync {
-    /// Rows of the output projection.
+    /// The logit width: rows of the LM head, including padding rows beyond the tokenizer's
+    /// vocabulary (config.json `vocab_size`).
     fn vocab_size(&self) -> usize;
-    /// (b, t, vocab); position t predicts token t + 1.
-    fn forward(&self, batch: &Batch) -> candle::Result<Tensor>;
+    /// config.json `max_position_embeddings`: the longest sequence the model was built for.
+    /// Longer inputs still run (rotary positions have no table) but leave the trained range.
+    fn max_positions(&self) -> usize;
+    /// (b, t, hidden): the final-normed hidden state of every position.
+    fn hidden(&self, batch: &Batch) -> candle::Result<Tensor>;
+    /// (..., hidden) → (..., vocab): the LM head and the final soft-capping, on any leading
+    /// shape, so a caller can apply it to a chunk of positions at a time. Position t's logits
+    /// predict token t + 1.
+    fn logits(&self, hidden: &Tensor) -> candle::Result<Tensor>;
 }
 
 /// A built model.
@@ -97,7 +108,10 @@ pub enum Loaded {
 }
 
 mod attention;
+mod decoder;
+mod decoder_load;
 mod head;
+mod rope;
 
 macro_rules! architectures {
     ($($module:ident :: $unit:ident),* $(,)?) => {
@@ -114,6 +128,13 @@ architectures! {
     xlm_roberta::XlmRoberta,
     modernbert::ModernBert,
     deberta_v2::DebertaV2,
+    llama::Llama,
+    mistral::Mistral,
+    qwen2::Qwen2,
+    qwen3::Qwen3,
+    gemma2::Gemma2,
+    gemma3_text::Gemma3Text,
+    phi3::Phi3,
 }
 
 /// Every HF class the registry accepts.
@@ -180,6 +201,9 @@ pub(crate) fn first_token(hidden: &Tensor) -> candle::Result<Tensor> {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+pub(crate) mod lm_testing;
 
 #[cfg(test)]
 mod tests {
