@@ -13,15 +13,18 @@
 //! | regression | [`evaluate_regression`] | R² |
 //! | ranking | [`evaluate_ranking`] | NDCG@10 |
 //! | generation | [`evaluate_generation`] | corpus BLEU |
+//! | detection | [`evaluate_detection`] | COCO mAP@[.50:.95] |
 //!
 //! Retention is always `student / teacher`, and `None` when the teacher's figure is not
 //! positive: a ratio to zero is meaningless, and one to a negative R² (a teacher worse than
 //! predicting the mean) would read a worse student as "retaining" more.
 
+pub mod detection;
 pub mod generation;
 pub mod ranking;
 pub mod regression;
 
+pub use detection::{evaluate_detection, DetectionEvaluation};
 pub use generation::{evaluate_generation, GenerationEvaluation};
 pub use ranking::{evaluate_ranking, RankingEvaluation};
 pub use regression::{evaluate_regression, RegressionEvaluation};
