@@ -19,6 +19,8 @@
 //! positive: a ratio to zero is meaningless, and one to a negative R² (a teacher worse than
 //! predicting the mean) would read a worse student as "retaining" more.
 
+#[cfg(test)]
+mod conformance;
 pub mod detection;
 pub mod generation;
 pub mod ranking;
