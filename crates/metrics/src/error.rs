@@ -82,6 +82,114 @@ pub enum Error {
     #[error("no examples to evaluate\nhint: evaluate at least one example")]
     Empty,
 
+    /// A task's input holds no rows.
+    #[error("no {what} to evaluate\nhint: {hint}")]
+    NoInput {
+        /// What is missing, e.g. "regression examples".
+        what: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
+
+    /// Inputs that must run in parallel (one entry per example) have different lengths.
+    #[error("{what} has {found} entries but {against} has {expected}\nhint: give exactly one entry per example, in the same order")]
+    Ragged {
+        /// The input with the wrong length.
+        what: &'static str,
+        /// Its length.
+        found: usize,
+        /// The input it is compared with.
+        against: &'static str,
+        /// That input's length.
+        expected: usize,
+    },
+
+    /// A prediction, target or score that must be finite is NaN or infinite.
+    #[error("{what} at row {row} is {value}, not a finite number\nhint: every prediction, target and score must be finite; check the model or the export for overflow")]
+    NotFinite {
+        /// Which input, e.g. "student prediction".
+        what: &'static str,
+        /// 0-based row (example, document or box) in that input.
+        row: usize,
+        /// The value found.
+        value: f64,
+    },
+
+    /// A graded relevance below zero.
+    #[error("relevance at row {row} is {value} but must be at least 0\nhint: grade relevance 0 (irrelevant) and up; NDCG is undefined for negative gains, as in scikit-learn")]
+    NegativeRelevance {
+        /// 0-based row.
+        row: usize,
+        /// The value found.
+        value: f64,
+    },
+
+    /// A requested cut-off `k` of 0.
+    #[error("NDCG@k needs k >= 1, got k = 0\nhint: ask for cut-offs such as 1, 3 or 20")]
+    ZeroCutoff,
+
+    /// A bounding box with a negative width or height.
+    #[error("{what} {index} has a box of width {width} and height {height}\nhint: COCO boxes are [x, y, width, height] with width and height >= 0; convert [x1, y1, x2, y2] boxes first")]
+    NegativeBoxSize {
+        /// Which list, e.g. "teacher detection".
+        what: &'static str,
+        /// 0-based position in that list.
+        index: usize,
+        /// The width found.
+        width: f64,
+        /// The height found.
+        height: f64,
+    },
+
+    /// A detection or annotation for an image the ground truth does not list.
+    #[error("{what} {index} is for image {image_id}, which is not among the ground truth's images\nhint: score detections against the ground truth of the same split, or drop those for other images")]
+    UnknownImage {
+        /// Which list, e.g. "student detection".
+        what: &'static str,
+        /// 0-based position in that list.
+        index: usize,
+        /// The image id found.
+        image_id: i64,
+    },
+
+    /// A detection or annotation with a category the ground truth does not list.
+    #[error("{what} {index} has category {category_id}, which is not among the ground truth's categories\nhint: map the model's class indices to the dataset's COCO category ids")]
+    UnknownCategory {
+        /// Which list, e.g. "teacher detection".
+        what: &'static str,
+        /// 0-based position in that list.
+        index: usize,
+        /// The category id found.
+        category_id: i64,
+    },
+
+    /// Two images, categories or annotations of the ground truth share an id.
+    #[error("the ground truth has two {what} with id {id}\nhint: ids of COCO images, categories and annotations must be unique")]
+    DuplicateId {
+        /// "images", "categories" or "annotations".
+        what: &'static str,
+        /// The repeated id.
+        id: i64,
+    },
+
+    /// A ground-truth annotation with id 0.
+    #[error("ground-truth annotation {index} has id 0\nhint: COCO annotation ids start at 1 (pycocotools counts a match to id 0 as a miss); renumber the annotations")]
+    ZeroAnnotationId {
+        /// 0-based position in `annotations`.
+        index: usize,
+    },
+
+    /// COCO JSON that does not parse into the expected structure.
+    #[error("cannot read the {what} as COCO JSON (line {line}, column {column})\nhint: {hint}", line = .source.line(), column = .source.column())]
+    CocoJson {
+        /// Which document, e.g. "ground truth".
+        what: &'static str,
+        /// The expected layout.
+        hint: &'static str,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle::Error),

@@ -35,6 +35,7 @@ mod fused;
 pub mod probs;
 pub mod rank;
 pub mod significance;
+pub mod tasks;
 pub mod temperature;
 mod verdict;
 

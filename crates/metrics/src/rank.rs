@@ -1,5 +1,5 @@
-//! Rank correlations with SciPy's conventions: `spearmanr` (average ranks, Student-t p-value)
-//! and `kendalltau` (tau-b, `method='auto'`), both computed on the host.
+//! Correlations with SciPy's conventions: `pearsonr`, `spearmanr` (average ranks, Student-t
+//! p-value) and `kendalltau` (tau-b, `method='auto'`), all computed on the host.
 //!
 //! Kendall's tau is O(n log n) (a sort plus a Fenwick tree for discordant pairs) and exact with
 //! any number of ties; candle's `arg_sort_last_dim` is unstable and knows no ties, so it is not
@@ -56,7 +56,7 @@ pub fn average_ranks(x: &[f64]) -> Vec<f64> {
 }
 
 /// Pearson's r as `numpy.corrcoef` computes it (centred sums, then clipped to [-1, 1]).
-fn pearson(x: &[f64], y: &[f64]) -> f64 {
+fn pearson_r(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;
     let mx = x.iter().sum::<f64>() / n;
     let my = y.iter().sum::<f64>() / n;
@@ -97,12 +97,39 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Correlation {
     if n <= 1 || is_constant(x) || is_constant(y) {
         return Correlation::UNDEFINED;
     }
-    let r = pearson(&average_ranks(x), &average_ranks(y));
+    let r = pearson_r(&average_ranks(x), &average_ranks(y));
     let dof = (n - 2) as f64;
     let t = r * (dof / ((r + 1.0) * (1.0 - r))).max(0.0).sqrt();
     // r = +-1 with dof > 0 gives an infinite t and a zero p-value, as in SciPy; dof = 0 gives
     // 0 / 0 = NaN.
     let t = if dof == 0.0 { f64::NAN } else { t };
+    Correlation {
+        statistic: r,
+        p_value: t_two_sided(t, dof),
+    }
+}
+
+/// Pearson's r with `scipy.stats.pearsonr`'s two-sided p-value (the exact null distribution of
+/// r, which is Student's t with `n - 2` degrees of freedom on `r sqrt((n - 2) / (1 - r^2))`).
+///
+/// Undefined (NaN) for fewer than 2 values or a constant input; for n = 2, r is exactly +-1 and
+/// the p-value is 1, as SciPy promises.
+pub fn pearson(x: &[f64], y: &[f64]) -> Correlation {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
+    if n <= 1 || is_constant(x) || is_constant(y) {
+        return Correlation::UNDEFINED;
+    }
+    let r = pearson_r(x, y);
+    if n == 2 {
+        return Correlation {
+            statistic: r.round(),
+            p_value: 1.0,
+        };
+    }
+    let dof = (n - 2) as f64;
+    // r = +-1 gives an infinite t and a zero p-value, as SciPy's beta distribution does.
+    let t = r * (dof / ((1.0 - r) * (1.0 + r))).max(0.0).sqrt();
     Correlation {
         statistic: r,
         p_value: t_two_sided(t, dof),
@@ -306,6 +333,24 @@ mod tests {
         assert_eq!(r4(s.statistic), 0.8);
         // t = 0.8 sqrt(3 / 0.36) = 2.3094, two-sided with 3 dof: 0.1041 (scipy 0.10408803866182788)
         assert_eq!(r4(s.p_value), 0.1041);
+    }
+
+    #[test]
+    fn pearson_by_hand() {
+        // x = 1..4, y = 1 3 2 4: centred (-1.5 -.5 .5 1.5) . (-1.5 .5 -.5 1.5) = 4, both
+        // squared norms 5: r = 4/5
+        let p = pearson(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]);
+        assert_eq!(r4(p.statistic), 0.8);
+        // t = 0.8 sqrt(2 / 0.36) = 1.8856 with 2 dof: 0.2 (scipy 0.19999999999999996)
+        assert_eq!(r4(p.p_value), 0.2);
+        let two = pearson(&[1.0, 2.0], &[5.0, 3.0]);
+        assert_eq!((two.statistic, two.p_value), (-1.0, 1.0));
+        assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0])
+            .statistic
+            .is_nan());
+        // A perfect line: r = 1 up to rounding, p ~ 0 (scipy 0.9999999999999998, 1.3e-8).
+        let exact = pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]);
+        assert!(r4(exact.statistic) == 1.0 && exact.p_value < 1e-6);
     }
 
     #[test]
