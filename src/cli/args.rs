@@ -32,6 +32,22 @@ impl FromStr for NonNegative {
     }
 }
 
+/// Parses a count in `LO..=HI`: every size flag has a bounded range, so no value can ask for
+/// an absurd allocation (the README's "Limits" lists them).
+pub(crate) fn within<const LO: usize, const HI: usize>(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if (LO..=HI).contains(&v) {
+        Ok(v)
+    } else if HI == usize::MAX {
+        Err(format!("must be at least {LO}, got {s}"))
+    } else {
+        Err(format!("must be from {LO} to {HI}, got {s}"))
+    }
+}
+
 impl std::fmt::Display for NonNegative {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -86,7 +102,7 @@ pub(crate) struct MetricArgs {
     )]
     pub(crate) temperature: f64,
     /// Number of equal-width calibration bins.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = within::<1, 10_000>)]
     pub(crate) bins: usize,
     /// EXCELLENT needs accuracy retention above this...
     #[arg(long, default_value_t = NonNegative(0.95), help_heading = THRESHOLDS, allow_negative_numbers = true)]
@@ -111,7 +127,7 @@ pub(crate) struct MetricArgs {
 pub(crate) struct ExtraArgs {
     /// Paired bootstrap resamples for 95% intervals (default: 1000 below 100,000 examples,
     /// else none; 0 turns it off).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = within::<0, 100_000>)]
     pub(crate) bootstrap: Option<usize>,
     /// Seed of the bootstrap: the same seed gives the same intervals.
     #[arg(long, default_value_t = 0)]
@@ -172,10 +188,10 @@ pub(crate) struct LoadArgs {
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(DTypeSpec))]
     pub(crate) dtype: DTypeSpec,
     /// Examples per forward pass.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = within::<1, 65_536>)]
     pub(crate) batch_size: usize,
     /// Truncate inputs to at most this many tokens (default: what each model accepts).
-    #[arg(long)]
+    #[arg(long, value_parser = within::<1, 1_048_576>)]
     pub(crate) max_length: Option<usize>,
     /// Never use the network: hub models and datasets must be in the cache (also HF_HUB_OFFLINE=1).
     #[arg(long)]
@@ -208,7 +224,7 @@ pub(crate) struct DataArgs {
     #[arg(long)]
     pub(crate) label_field: Option<String>,
     /// Evaluate only the first N rows.
-    #[arg(long)]
+    #[arg(long, value_parser = within::<1, { usize::MAX }>)]
     pub(crate) limit: Option<usize>,
 }
 
@@ -304,16 +320,16 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "M")]
     pub(crate) model: Option<String>,
     /// Batch sizes to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32, 128])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32, 128], value_parser = within::<1, 65_536>)]
     pub(crate) batch_sizes: Vec<usize>,
     /// Tokens per example (capped at what the model accepts).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = within::<2, 1_048_576>)]
     pub(crate) seq_len: usize,
     /// Untimed passes before each measurement.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = within::<0, 10_000>)]
     pub(crate) warmup: usize,
     /// Timed passes per batch size.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = within::<1, 100_000>)]
     pub(crate) iters: usize,
     /// Write the figures as JSON to this file ("-" for stdout).
     #[arg(long, value_name = "OUT")]

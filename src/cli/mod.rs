@@ -26,7 +26,10 @@ use setup::{bundled, local_inputs, model_source, outputs, show_progress};
 
 /// Parses the command line and runs the command.
 pub(crate) fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e),
+    };
     init_logging(cli.verbose, cli.quiet);
     match &cli.command {
         Command::Report(args) => run_report(&cli, args),
@@ -36,6 +39,36 @@ pub(crate) fn run() -> Result<ExitCode> {
         Command::Logits(args) => run_logits(&cli, args),
         Command::Bench(args) => run_bench(&cli, args),
     }
+}
+
+/// `--help` and `--version` print and succeed; any other parse error becomes one message with a
+/// hint, and exit code 2, like every other error.
+fn usage(e: clap::Error) -> Result<ExitCode> {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.print()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = e.to_string();
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("For more information"))
+        .collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    let message = lines.join("\n");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let command = std::env::args()
+        .nth(1)
+        .filter(|a| {
+            <Cli as clap::CommandFactory>::command()
+                .find_subcommand(a)
+                .is_some()
+        })
+        .map(|c| format!("{c} "))
+        .unwrap_or_default();
+    anyhow::bail!("{message}\nhint: `distill-eval {command}--help` lists every flag and its values")
 }
 
 fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {

@@ -67,6 +67,22 @@ pub enum Error {
         path: String,
     },
 
+    /// A shard of a sharded checkpoint names a path outside the model folder.
+    #[error("{}: the shard {shard:?} is not a file inside the model folder\nhint: shard names in model.safetensors.index.json must be plain file names such as model-00001-of-00002.safetensors", .index.display())]
+    ShardOutsideFolder {
+        /// The index file.
+        index: PathBuf,
+        /// The shard name it gives.
+        shard: String,
+    },
+
+    /// A model path names a file, not a checkpoint folder.
+    #[error("model path {} is a file, not a model folder\nhint: pass the folder that holds config.json and the weights (e.g. {})", .path.display(), .path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).display())]
+    NotAFolder {
+        /// What the user wrote.
+        path: PathBuf,
+    },
+
     /// A model string is neither an existing folder nor a valid hub repo id.
     #[error("`{spec}` is not a valid model source: {reason}\nhint: pass an existing folder, or a hub repo id such as `org/name` or `org/name@revision`")]
     InvalidSource {

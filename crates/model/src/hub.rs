@@ -198,8 +198,27 @@ fn find_snapshot(repo_dir: &Path, revision: &str) -> Option<Snapshot> {
             return Some(s);
         }
     }
+    // NOTE: both the revision and the sha a ref file holds come from outside (the command line,
+    // the cache); neither may lead out of the repo's folder.
+    let plain = |p: &str| {
+        !p.is_empty()
+            && Path::new(p)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    if !plain(revision) {
+        return None;
+    }
     let sha = std::fs::read_to_string(repo_dir.join("refs").join(revision)).ok()?;
-    at(sha.trim())
+    let sha = sha.trim();
+    if !(sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())) {
+        tracing::warn!(
+            "{}: the ref does not hold a commit sha; ignoring it",
+            repo_dir.join("refs").join(revision).display()
+        );
+        return None;
+    }
+    at(sha)
 }
 
 impl HubRepo {

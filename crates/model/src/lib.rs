@@ -24,5 +24,5 @@ pub use error::{Error, Result};
 pub use hub::HubOptions;
 pub use load::load;
 pub use model::{LoadOptions, Model, ModelInfo};
-pub use source::ModelSource;
+pub use source::{parse_hub_id, ModelSource};
 pub use tokenizer::{Batch, Encoded, TextInput, VocabDifference};

@@ -440,4 +440,52 @@ mod tests {
         let err = load(&source, &Device::Cpu, &LoadOptions::default()).unwrap_err();
         assert!(matches!(err, Error::PathNotFound { .. }), "{err}");
     }
+
+    #[test]
+    fn shards_outside_the_folder_are_refused() {
+        let dir = copy_model("bert_small");
+        std::fs::rename(
+            dir.path().join("model.safetensors"),
+            dir.path().join("model-00001-of-00001.safetensors"),
+        )
+        .unwrap();
+        for shard in ["../../../etc/passwd", "/etc/passwd"] {
+            let index = serde_json::json!({"weight_map": {"classifier.weight": shard}});
+            std::fs::write(
+                dir.path().join("model.safetensors.index.json"),
+                index.to_string(),
+            )
+            .unwrap();
+            let err = load_dir(dir.path()).unwrap_err();
+            assert!(matches!(err, Error::ShardOutsideFolder { .. }), "{err}");
+            assert_hint(&err, shard);
+        }
+    }
+
+    #[test]
+    fn a_ref_pointing_outside_the_cache_is_not_followed() {
+        let cache = fake_cache(&model_dir("bert_small"));
+        let refs = cache.path().join("models--org--tiny").join("refs");
+        std::fs::write(refs.join("evil"), "../../../../etc").unwrap();
+        for spec in ["org/tiny@evil", "org/tiny@../../x"] {
+            let source: ModelSource = match spec.parse() {
+                Ok(s) => s,
+                Err(_) => continue,
+            };
+            let err = load(&source, &Device::Cpu, &offline(cache.path())).unwrap_err();
+            assert!(matches!(err, Error::NotCached { .. }), "{spec}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_model_path_that_is_a_file_says_so() {
+        let file = model_dir("bert_small").join("config.json");
+        let err = file
+            .display()
+            .to_string()
+            .parse::<ModelSource>()
+            .unwrap_err();
+        assert!(matches!(err, Error::NotAFolder { .. }), "{err}");
+        assert_hint(&err, "is a file");
+    }
 }

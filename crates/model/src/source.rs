@@ -57,29 +57,42 @@ impl FromStr for ModelSource {
         if path.is_dir() {
             return Ok(Self::Local(path));
         }
+        if path.exists() {
+            return Err(Error::NotAFolder { path });
+        }
         if looks_like_path(spec) {
             return Err(Error::PathNotFound {
                 path: spec.to_owned(),
             });
         }
-        let (repo_id, revision) = match spec.split_once('@') {
-            Some((repo, rev)) => (repo, Some(rev)),
-            None => (spec, None),
-        };
-        validate_repo_id(spec, repo_id)?;
-        if let Some(rev) = revision {
-            if rev.is_empty() || rev.contains(char::is_whitespace) || rev.contains('@') {
-                return Err(Error::InvalidSource {
-                    spec: spec.to_owned(),
-                    reason: "the revision after `@` is empty or malformed",
-                });
-            }
-        }
-        Ok(Self::Hub {
-            repo_id: repo_id.to_owned(),
-            revision: revision.map(str::to_owned),
-        })
+        let (repo_id, revision) = parse_hub_id(spec)?;
+        Ok(Self::Hub { repo_id, revision })
     }
+}
+
+/// Splits and checks a hub address `org/name[@revision]` (models and datasets alike): the repo
+/// id as the hub allows it, and a non-empty revision.
+pub fn parse_hub_id(spec: &str) -> Result<(String, Option<String>)> {
+    if spec.trim().is_empty() {
+        return Err(Error::InvalidSource {
+            spec: spec.to_owned(),
+            reason: "it is empty",
+        });
+    }
+    let (repo_id, revision) = match spec.split_once('@') {
+        Some((repo, rev)) => (repo, Some(rev)),
+        None => (spec, None),
+    };
+    validate_repo_id(spec, repo_id)?;
+    if let Some(rev) = revision {
+        if rev.is_empty() || rev.contains(char::is_whitespace) || rev.contains('@') {
+            return Err(Error::InvalidSource {
+                spec: spec.to_owned(),
+                reason: "the revision after `@` is empty or malformed",
+            });
+        }
+    }
+    Ok((repo_id.to_owned(), revision.map(str::to_owned)))
 }
 
 impl fmt::Display for ModelSource {

@@ -37,6 +37,17 @@ pub(crate) fn discover(
         let shards: BTreeSet<&String> = index.weight_map.values().collect();
         let mut files = Vec::with_capacity(shards.len());
         for shard in shards {
+            // NOTE: a shard name is a path relative to the model folder; one that climbs out of
+            // it (`../../etc/passwd`) or is absolute would read an arbitrary file.
+            let plain = std::path::Path::new(shard.as_str())
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain || shard.is_empty() {
+                return Err(Error::ShardOutsideFolder {
+                    index: index_path.clone(),
+                    shard: shard.clone(),
+                });
+            }
             let path = find(shard)?.ok_or_else(|| Error::MissingShard {
                 index: index_path.clone(),
                 shard: shard.clone(),

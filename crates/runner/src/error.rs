@@ -63,6 +63,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A hub dataset address that is not `hf://datasets/ORG/NAME[@REV]`.
+    #[error("{spec} is not a valid hub dataset: {reason}\nhint: write hf://datasets/ORG/NAME or hf://datasets/ORG/NAME@REVISION")]
+    InvalidDataset {
+        /// What the user wrote.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// An input file exists but could not be read.
     #[error("cannot read {}: {source}\nhint: check that the file is readable and not a directory", .path.display())]
     Read {

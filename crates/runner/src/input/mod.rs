@@ -47,11 +47,15 @@ impl DataSpec {
 #[tracing::instrument(skip_all, fields(source = %spec.source))]
 pub fn open_dataset(spec: &DataSpec, hub_opts: &HubOptions) -> Result<Dataset> {
     if let Some(rest) = spec.source.strip_prefix(HF_DATASETS) {
-        let (repo_id, revision) = match rest.split_once('@') {
-            Some((r, rev)) => (r, Some(rev)),
-            None => (rest, None),
-        };
-        let repo = hub::open(repo_id, revision, RepoKind::Dataset, hub_opts)?;
+        let (repo_id, revision) =
+            distill_eval_model::parse_hub_id(rest).map_err(|e| Error::InvalidDataset {
+                spec: spec.source.clone(),
+                reason: match e {
+                    distill_eval_model::Error::InvalidSource { reason, .. } => reason.to_owned(),
+                    other => other.to_string(),
+                },
+            })?;
+        let repo = hub::open(&repo_id, revision.as_deref(), RepoKind::Dataset, hub_opts)?;
         let files = repo.list_files()?;
         let split = spec.split.as_deref().unwrap_or("test");
         let chosen = select_split_files(&files, spec.subset.as_deref(), split)?;
