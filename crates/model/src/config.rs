@@ -101,6 +101,16 @@ impl ProbeConfig {
                 )));
             }
         }
+        // NOTE: labels are aligned by name; two ids of one name would make that ambiguous
+        // (the same folder as teacher and student then disagrees with itself).
+        let mut seen = std::collections::HashMap::new();
+        for (id, name) in &by_id {
+            if let Some(first) = seen.insert(name.as_str(), *id) {
+                return Err(invalid(format!(
+                    "ids {first} and {id} are both named {name:?}"
+                )));
+            }
+        }
         if let Some(n) = self.num_labels {
             if n != by_id.len() {
                 return Err(invalid(format!(
@@ -190,6 +200,19 @@ mod tests {
         let labels = p.labels().unwrap();
         assert_eq!(labels[..3], ["pos", "neg", "neu"]);
         assert_eq!(labels[10], "x", "numeric, not lexicographic, order");
+    }
+
+    #[test]
+    fn duplicate_label_names_are_refused() {
+        let err = probe(r#"{"id2label": {"0": "pos", "1": "neg", "2": "pos"}}"#)
+            .labels()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ids 0 and 2") && err.contains("\"pos\""),
+            "{err}"
+        );
+        assert!(err.contains("hint: "), "{err}");
     }
 
     #[test]

@@ -292,6 +292,19 @@ mod tests {
     }
 
     #[test]
+    fn huge_texts_are_cut_to_what_the_window_can_use() {
+        let model = load_dir(&model_dir("bert_small")).unwrap();
+        // A 10 MB text tokenizes to the same window as its first few kilobytes.
+        let huge = "a fine movie, ".repeat(750_000);
+        let head: String = huge.chars().take(4096).collect();
+        let enc = model
+            .encode(&[TextInput::single(&huge), TextInput::single(&head)])
+            .unwrap();
+        assert_eq!(enc[0].ids, enc[1].ids);
+        assert_eq!(enc[0].len(), model.info.max_length);
+    }
+
+    #[test]
     fn hub_cache_loads_offline_by_id_sha_and_branch() {
         let cache = fake_cache(&model_dir("bert_small"));
         let local = load_dir(&model_dir("bert_small")).unwrap();

@@ -121,6 +121,18 @@ pub(crate) struct EncoderSpec<'a> {
     pub(crate) documents: bool,
 }
 
+/// Characters of input kept per token of the window (far more than any real tokenizer's mean:
+/// English averages about 4 per token): what lies beyond can never reach the model.
+const CHARS_PER_TOKEN: usize = 32;
+
+/// The first `max_chars` characters of `text`.
+fn clip(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 /// Used when neither the user, the tokenizer config nor the model sets a limit.
 const FALLBACK_MAX_LENGTH: usize = 512;
 
@@ -243,11 +255,14 @@ impl TextEncoder {
     }
 
     pub(crate) fn encode(&self, inputs: &[TextInput<'_>]) -> Result<Vec<Encoded>> {
+        // Only the first `max_length` tokens are kept, so a text longer than a generous multiple
+        // of that is cut before tokenizing: an 11 MB line then costs what the window costs.
+        let max_chars = self.max_length.saturating_mul(CHARS_PER_TOKEN);
         let inputs: Vec<EncodeInput<'_>> = inputs
             .iter()
             .map(|i| match i.pair {
-                None => EncodeInput::from(i.text),
-                Some(pair) => EncodeInput::from((i.text, pair)),
+                None => EncodeInput::from(clip(i.text, max_chars)),
+                Some(pair) => EncodeInput::from((clip(i.text, max_chars), clip(pair, max_chars))),
             })
             .collect();
         // NOTE: `encode_batch_fast` skips offset tracking, which we never use.

@@ -82,6 +82,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A text file is not valid UTF-8.
+    #[error("{}: {position} is not valid UTF-8\nhint: save the file as UTF-8 (for example `iconv -f latin1 -t utf-8 IN > OUT`)", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The first line with invalid bytes.
+        position: Position,
+    },
+
     /// An output file could not be written.
     #[error("cannot write {}: {source}\nhint: check that the directory exists, is writable and has free space", .path.display())]
     Write {
@@ -559,6 +568,25 @@ impl Error {
                 num_classes,
             },
             other => Error::Metrics(other),
+        }
+    }
+
+    /// Maps an error from reading line `line` (1-based) of a text input: invalid UTF-8 names the
+    /// line.
+    pub(crate) fn read_line(
+        path: impl Into<PathBuf>,
+        line: u64,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| {
+            if source.kind() == std::io::ErrorKind::InvalidData {
+                Self::NotUtf8 {
+                    path,
+                    position: Position::Line(line),
+                }
+            } else {
+                Self::read(path)(source)
+            }
         }
     }
 

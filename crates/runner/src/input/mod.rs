@@ -15,6 +15,19 @@ use distill_eval_model::HubOptions;
 use crate::error::{Error, Result};
 use dataset::{load_file, load_parquet_files, select_split_files, DataOptions, Dataset};
 
+/// Reads a whole text file; invalid UTF-8 is an error naming the first bad line.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(Error::read(path))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        Error::NotUtf8 {
+            path: path.to_owned(),
+            position: crate::location::Position::Line(line),
+        }
+    })
+}
+
 /// The prefix of hub dataset addresses.
 pub const HF_DATASETS: &str = "hf://datasets/";
 

@@ -204,7 +204,7 @@ fn convert<const N: usize, T>(bytes: &[u8], from_le: impl Fn([u8; N]) -> T) -> V
 }
 
 fn read_jsonl_logits(path: &Path) -> Result<(usize, usize, Floats)> {
-    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
+    let text = super::read_text(path)?;
     let mut values = Vec::new();
     let mut first: Option<(Position, usize)> = None;
     let mut n = 0;
@@ -282,7 +282,7 @@ fn class_id(
 }
 
 fn read_json_labels(path: &Path) -> Result<Vec<i64>> {
-    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
+    let text = super::read_text(path)?;
     // A label is an integer, or a record whose `label` field is one.
     let id = |index, position, value: &Value| {
         let value = match value {
@@ -320,7 +320,7 @@ fn read_json_labels(path: &Path) -> Result<Vec<i64>> {
 }
 
 fn read_text_labels(path: &Path) -> Result<Vec<i64>> {
-    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
+    let text = super::read_text(path)?;
     let mut labels = Vec::new();
     for (line, content) in text.lines().enumerate() {
         let position = Position::Line(line as u64 + 1);

@@ -13,9 +13,15 @@ pub(super) fn read(path: &Path, delimiter: u8, opts: &DataOptions) -> Result<(Fi
         .delimiter(delimiter)
         .has_headers(true)
         .from_reader(file);
-    let csv_err = |source| Error::Csv {
-        path: path.to_path_buf(),
-        source,
+    let csv_err = |source: csv::Error| match source.kind() {
+        csv::ErrorKind::Utf8 { pos: Some(pos), .. } => Error::NotUtf8 {
+            path: path.to_path_buf(),
+            position: Position::Line(pos.line()),
+        },
+        _ => Error::Csv {
+            path: path.to_path_buf(),
+            source,
+        },
     };
     let columns: Vec<String> = reader
         .headers()

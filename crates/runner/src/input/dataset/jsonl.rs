@@ -25,7 +25,7 @@ pub(super) fn read(path: &Path, opts: &DataOptions) -> Result<(Fields, Vec<Row>)
             break;
         }
         let position = Position::Line(index as u64 + 1);
-        let line = line.map_err(Error::read(path))?;
+        let line = line.map_err(Error::read_line(path, index as u64 + 1))?;
         // Some Windows tools start UTF-8 files with a byte-order mark.
         let line = match index {
             0 => line.trim_start_matches('\u{feff}'),
