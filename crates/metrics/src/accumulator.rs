@@ -79,8 +79,8 @@ fn tensor_batch(
         kl: div.kl,
         reverse_kl: div.reverse_kl,
         js: div.js,
-        t_finite: probs::finite_flags(teacher, precise)?,
-        s_finite: probs::finite_flags(student, precise)?,
+        t_finite: probs::finite_flags(teacher, temperature, precise)?,
+        s_finite: probs::finite_flags(student, temperature, precise)?,
     })
 }
 
@@ -241,8 +241,15 @@ impl Accumulator {
             (Side::Teacher, f64s(|b| &b.t_finite)?),
             (Side::Student, f64s(|b| &b.s_finite)?),
         ] {
-            if let Some(row) = flags.iter().position(|v| !v.is_finite()) {
+            if let Some(row) = flags.iter().position(|v| v.is_nan()) {
                 return Err(Error::NonFinite { side, row });
+            }
+            if let Some(row) = flags.iter().position(|v| v.is_infinite()) {
+                return Err(Error::Overflow {
+                    side,
+                    row,
+                    temperature: self.cfg.temperature,
+                });
             }
         }
         let labels = cat(|b| &b.labels)?.to_vec1::<i64>()?;
@@ -829,5 +836,135 @@ mod tests {
         assert_eq!(flags[0], 0.0);
         assert!(flags[1].is_nan() && flags[2].is_nan());
         assert_eq!(f.s_finite.to_vec1::<f64>().unwrap(), vec![0.0; 3]);
+    }
+
+    /// Both paths' per-example vectors for `(t, s)` at `temperature`, labels all 0.
+    fn both_paths(t: &Tensor, s: &Tensor, temperature: f64) -> [BatchVectors; 2] {
+        let b = t.dims2().unwrap().0;
+        let labels = Tensor::zeros(b, DType::I64, t.device()).unwrap();
+        let gather = labels.to_dtype(DType::U32).unwrap();
+        let params = fused::Params {
+            temperature,
+            order: fused::SumOrder::detect(),
+        };
+        [
+            tensor_batch(t, s, labels.clone(), &gather, temperature).unwrap(),
+            fused_batch(t, s, labels, &gather, params).unwrap(),
+        ]
+    }
+
+    fn values(x: &Tensor) -> Vec<f64> {
+        x.to_dtype(DType::F64).unwrap().to_vec1::<f64>().unwrap()
+    }
+
+    #[test]
+    fn identical_inputs_give_exactly_zero_divergences_and_a_certain_row_zero_nll() {
+        let dev = &Device::Cpu;
+        let (b, c) = (200, 7);
+        let mut rows = mixed_logits(b, c, 5);
+        // Row 0 is certain of class 0: every other probability underflows.
+        rows[..c].copy_from_slice(&[900.0, 0.0, -5.0, 1.0, 2.0, 3.0, 4.0]);
+        let t32 = Tensor::from_vec(rows, (b, c), dev).unwrap();
+        for t in [t32.clone(), t32.to_dtype(DType::F64).unwrap()] {
+            for temperature in [1.0, 2.5] {
+                for (path, v) in ["tensor", "fused"]
+                    .iter()
+                    .zip(both_paths(&t, &t, temperature))
+                {
+                    for (name, x) in [("kl", &v.kl), ("reverse_kl", &v.reverse_kl), ("js", &v.js)] {
+                        for (i, x) in values(x).iter().enumerate() {
+                            assert_eq!(
+                                x.to_bits(),
+                                0,
+                                "{path} {name} row {i}: {x:e}, T = {temperature}"
+                            );
+                        }
+                    }
+                    if temperature == 1.0 {
+                        for nll in [&v.t_nll, &v.s_nll] {
+                            let nll = values(nll)[0];
+                            assert_eq!(nll.to_bits(), 0, "{path} NLL of a certain row: {nll:e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn divergences_are_never_negative() {
+        let dev = &Device::Cpu;
+        let (b, c) = (500, 5);
+        // Students a hair away from the teacher, where rounding decides the sign.
+        let t: Vec<f32> = mixed_logits(b, c, 11);
+        let s: Vec<f32> = t
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + (i % 3) as f32 * 1e-6)
+            .collect();
+        let t = Tensor::from_vec(t, (b, c), dev).unwrap();
+        let s = Tensor::from_vec(s, (b, c), dev).unwrap();
+        for (path, v) in ["tensor", "fused"].iter().zip(both_paths(&t, &s, 1.0)) {
+            for (name, x) in [("kl", &v.kl), ("reverse_kl", &v.reverse_kl), ("js", &v.js)] {
+                for (i, x) in values(x).iter().enumerate() {
+                    assert!(
+                        x.is_sign_positive() && *x >= 0.0,
+                        "{path} {name} row {i}: {x:e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn logits_beyond_float32_or_overflowing_at_a_small_temperature_keep_their_argmax() {
+        let dev = &Device::Cpu;
+        // float64 logits far outside float32's range, at T = 1.
+        let wide = Tensor::new(&[[1e300f64, -1e300, 0.0], [0.0, 1e300, 5e299]], dev).unwrap();
+        // float32 logits that overflow float32 once divided by T = 0.5 (but not float64).
+        let big = Tensor::new(&[[3e38f32, 1e38, 0.0], [2e38, 2e38, -3e38]], dev).unwrap();
+        for (t, temperature, pred, conf) in [
+            (&wide, 1.0, [0, 1], [1.0, 1.0]),
+            (&big, 0.5, [0, 0], [1.0, 0.5]),
+        ] {
+            for (path, v) in ["tensor", "fused"]
+                .iter()
+                .zip(both_paths(t, t, temperature))
+            {
+                assert_eq!(v.t_pred.to_vec1::<u32>().unwrap(), pred.to_vec(), "{path}");
+                assert_eq!(v.t_conf.to_vec1::<f32>().unwrap(), conf.to_vec(), "{path}");
+                assert_eq!(values(&v.t_finite), vec![0.0, 0.0], "{path}");
+                assert_eq!(values(&v.kl), vec![0.0, 0.0], "{path}");
+            }
+            let labels = Tensor::new(&[pred[0] as i64, pred[1] as i64], dev).unwrap();
+            let cfg = MetricsConfig {
+                temperature,
+                ..Default::default()
+            };
+            let ev = accumulate(t, t, &labels, &cfg, 2).unwrap();
+            assert_eq!(ev.teacher.accuracy, 1.0);
+        }
+    }
+
+    #[test]
+    fn logits_overflowing_float64_at_the_temperature_are_refused() {
+        let dev = &Device::Cpu;
+        let t = Tensor::new(&[[1.0f64, 0.0], [1e308, 0.0]], dev).unwrap();
+        for (path, v) in ["tensor", "fused"].iter().zip(both_paths(&t, &t, 0.1)) {
+            let flags = values(&v.t_finite);
+            assert_eq!(flags[0], 0.0, "{path}");
+            assert_eq!(flags[1], f64::INFINITY, "{path}");
+        }
+        let labels = Tensor::new(&[0i64, 0], dev).unwrap();
+        let cfg = MetricsConfig {
+            temperature: 0.1,
+            ..Default::default()
+        };
+        match accumulate(&t, &t, &labels, &cfg, 2) {
+            Err(Error::Overflow { side, row, .. }) => {
+                assert_eq!((side, row), (Side::Teacher, 1));
+            }
+            other => panic!("expected an overflow error, got {other:?}"),
+        }
     }
 }

@@ -56,6 +56,17 @@ pub enum Error {
         row: usize,
     },
 
+    /// Finite logits that overflow once divided by the temperature.
+    #[error("the {side}'s logits at row {row} overflow when divided by the temperature {temperature}\nhint: use a larger --temperature, or rescale the logits (softmax is unchanged by subtracting a row's maximum)")]
+    Overflow {
+        /// Whose logits.
+        side: Side,
+        /// 0-based row over everything accumulated.
+        row: usize,
+        /// The temperature they were divided by.
+        temperature: f64,
+    },
+
     /// A label outside `0..num_classes`.
     #[error("label {label} at row {row} is not a class id of a {num_classes}-class model\nhint: labels must be integers from 0 to {max}", max = .num_classes.saturating_sub(1))]
     LabelOutOfRange {

@@ -15,6 +15,8 @@
 //! sums a row ([`SumOrder`]), because that order decides the last bit of each confidence, and
 //! the last bit decides which confidences tie, which moves rank correlations and their p-values.
 
+use std::f64::consts::LN_2;
+
 use candle::{DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
@@ -239,7 +241,18 @@ fn with_values<T: Logit, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>) -> Re
 
 /// Confidence and prediction of one row as `probs::confidence_and_prediction` computes them,
 /// with the softmax denominator summed in `order`.
-fn confidence<T: Logit>(x: &[T], temperature: f64, order: SumOrder, e: &mut [f32]) -> (f32, u32) {
+///
+/// Where float32 cannot hold the scaled logits (float64 logits beyond its range, or values
+/// that overflow once divided by a small temperature) the float32 softmax is NaN; that row is
+/// computed again in float64 with the maximum subtracted before dividing
+/// ([`confidence_wide`]), as the tensor path does.
+fn confidence<T: Logit>(
+    x: &[T],
+    temperature: f64,
+    order: SumOrder,
+    e: &mut [f32],
+    e64: &mut [f64],
+) -> (f32, u32) {
     let t32 = temperature as f32;
     let z = |v: T| {
         let v = v.as_f32();
@@ -269,7 +282,40 @@ fn confidence<T: Logit>(x: &[T], temperature: f64, order: SumOrder, e: &mut [f32
             pred = j as u32;
         }
     }
+    // NaN (a failed float32 softmax) compares false, as in the tensor path's check.
+    if !(conf > 0.0) {
+        return confidence_wide(x, temperature, e64);
+    }
     (conf, pred)
+}
+
+/// The float64 fallback of [`confidence`]: `exp((x - max) / T)` summed left to right, the
+/// largest probability rounded to float32, and the first index of it (`probs::wide_confidence`
+/// operation for operation).
+fn confidence_wide<T: Logit>(x: &[T], temperature: f64, e: &mut [f64]) -> (f32, u32) {
+    let mut m = x[0].as_f64();
+    for &v in &x[1..] {
+        let v = v.as_f64();
+        if m < v {
+            m = v;
+        }
+    }
+    let mut s = 0f64;
+    for (e, &v) in e.iter_mut().zip(x) {
+        *e = ((v.as_f64() - m) / temperature).exp();
+        s += *e;
+    }
+    let r = s.recip();
+    let mut conf = e[0] * r;
+    let mut pred = 0u32;
+    for (j, &e) in e.iter().enumerate().skip(1) {
+        let p = e * r;
+        if conf < p {
+            conf = p;
+            pred = j as u32;
+        }
+    }
+    (conf as f32, pred)
 }
 
 /// Float64 log-probabilities of one row as `probs::log_probs` computes them
@@ -301,12 +347,26 @@ fn log_probs<T: Logit>(x: &[T], temperature: f64, out: &mut [f64]) {
     }
 }
 
-/// 0 when every value is finite, NaN otherwise (as `probs::finite_flags`).
-fn finite<T: Logit>(x: &[T]) -> f64 {
-    if x.iter().all(|v| v.as_f64().is_finite()) {
+/// 0 when every value is finite and stays finite divided by the temperature in float64; NaN
+/// when a value is not finite; infinity when the values are finite but one overflows once
+/// divided (as `probs::finite_flags`).
+fn finite<T: Logit>(x: &[T], temperature: f64) -> f64 {
+    if !x.iter().all(|v| v.as_f64().is_finite()) {
+        f64::NAN
+    } else if temperature != 1.0 && !x.iter().all(|v| (v.as_f64() / temperature).is_finite()) {
+        f64::INFINITY
+    } else {
+        0.0
+    }
+}
+
+/// `x` clamped below at +0, NaN kept: a divergence is never negative, and rounding must not
+/// print one as `-0.0000` or `-1e-17` (as `probs::non_negative`).
+fn non_negative(x: f64) -> f64 {
+    if x < 0.0 {
         0.0
     } else {
-        f64::NAN
+        x + 0.0
     }
 }
 
@@ -316,7 +376,8 @@ fn losses(lp: &[f64], p: &[f64], label: usize) -> (f64, f64) {
     for &v in p {
         sq += v * v;
     }
-    (-lp[label], (sq - p[label] * 2.0) + 1.0)
+    // `-1 * x + 0` (the tensor path's `affine(-1, 0)`) gives +0, never -0, for a certain class.
+    (-lp[label] + 0.0, (sq - p[label] * 2.0) + 1.0)
 }
 
 /// The parameters shared by every row of a batch.
@@ -330,8 +391,8 @@ pub(crate) struct Params {
 
 fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch) -> Row {
     let (temperature, order) = (params.temperature, params.order);
-    let (t_conf, t_pred) = confidence(t, temperature, order, &mut w.e32);
-    let (s_conf, s_pred) = confidence(s, temperature, order, &mut w.e32);
+    let (t_conf, t_pred) = confidence(t, temperature, order, &mut w.e32, &mut w.p);
+    let (s_conf, s_pred) = confidence(s, temperature, order, &mut w.e32, &mut w.p);
     log_probs(t, temperature, &mut w.lp);
     log_probs(s, temperature, &mut w.lq);
     for (p, &l) in w.p.iter_mut().zip(&w.lp) {
@@ -340,21 +401,17 @@ fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch
     for (q, &l) in w.q.iter_mut().zip(&w.lq) {
         *q = l.exp();
     }
-    let (mut kl, mut rkl, mut kl_pm, mut kl_qm) = (0f64, 0f64, 0f64, 0f64);
+    let (mut kl, mut rkl, mut js_p, mut js_q) = (0f64, 0f64, 0f64, 0f64);
     for j in 0..t.len() {
         let (lp, lq, p, q) = (w.lp[j], w.lq[j], w.p[j], w.q[j]);
         let d = lp - lq;
         kl += p * d;
-        rkl += q * d;
-        let half = (p + q) * 0.5;
-        let log_m = if half < f64::MIN_POSITIVE {
-            f64::MIN_POSITIVE
-        } else {
-            half
-        }
-        .ln();
-        kl_pm += p * (lp - log_m);
-        kl_qm += q * (lq - log_m);
+        rkl += q * (lq - lp);
+        // log p - log m = ln 2 - softplus(-d) and log q - log m = ln 2 - softplus(d), with
+        // softplus(x) = max(x, 0) + ln(1 + exp(-|x|)) (`probs::divergences`).
+        let l = ((-d.abs()).exp() + 1.0).ln();
+        js_p += p * (-((-d).max(0.0) + l) + LN_2);
+        js_q += q * (-(d.max(0.0) + l) + LN_2);
     }
     let (t_nll, t_brier) = losses(&w.lp, &w.p, label);
     let (s_nll, s_brier) = losses(&w.lq, &w.q, label);
@@ -364,18 +421,18 @@ fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch
             pred: t_pred,
             nll: t_nll,
             brier: t_brier,
-            finite: finite(t),
+            finite: finite(t, temperature),
         },
         student: SideRow {
             conf: s_conf,
             pred: s_pred,
             nll: s_nll,
             brier: s_brier,
-            finite: finite(s),
+            finite: finite(s, temperature),
         },
-        kl,
-        reverse_kl: -rkl,
-        js: (kl_pm + kl_qm) * 0.5,
+        kl: non_negative(kl),
+        reverse_kl: non_negative(rkl),
+        js: non_negative((js_p + js_q) * 0.5),
     }
 }
 
@@ -457,10 +514,10 @@ mod tests {
     }
 
     fn confidences(logits: &[f32], c: usize, order: SumOrder) -> Vec<f32> {
-        let mut e = vec![0f32; c];
+        let (mut e, mut e64) = (vec![0f32; c], vec![0f64; c]);
         logits
             .chunks_exact(c)
-            .map(|row| confidence(row, 1.0, order, &mut e).0)
+            .map(|row| confidence(row, 1.0, order, &mut e, &mut e64).0)
             .collect()
     }
 

@@ -4,6 +4,8 @@
 //! Everything here takes and returns tensors on the caller's device; nothing is copied to the
 //! host.
 
+use std::f64::consts::LN_2;
+
 use candle::{DType, Device, Tensor, D};
 
 use crate::error::Result;
@@ -57,7 +59,36 @@ pub fn confidence_and_prediction(logits: &Tensor, temperature: f64) -> Result<(T
     let probs = e.broadcast_mul(&s.recip()?)?; // (b, C)
     let confidence = probs.max(D::Minus1)?; // (b)
     let prediction = probs.argmax(D::Minus1)?; // (b)
-    Ok((confidence, prediction))
+                                               // float32 cannot hold the scaled logits only for float64 logits or below T = 1; there the
+                                               // rows whose float32 softmax failed (NaN, which reductions may turn into anything but a
+                                               // confidence in (0, 1]) are taken from the wide computation.
+    if logits.dtype() != DType::F64 && temperature >= 1.0 {
+        return Ok((confidence, prediction));
+    }
+    let (wide_conf, wide_pred) = wide_confidence(logits, temperature)?;
+    let valid = confidence.gt(0.0)?; // (b) u8; NaN compares false
+    Ok((
+        valid.where_cond(&confidence, &wide_conf)?,
+        valid.where_cond(&prediction, &wide_pred)?,
+    ))
+}
+
+/// Confidence and prediction computed in the device's precise dtype with the maximum
+/// subtracted before dividing by the temperature, `exp((x - max) / T)`: finite wherever the
+/// logits are, whatever their range or the temperature. The confidence is then rounded to
+/// float32.
+pub fn wide_confidence(logits: &Tensor, temperature: f64) -> Result<(Tensor, Tensor)> {
+    let dtype = precise_dtype(logits.device());
+    let x = logits.to_dtype(dtype)?;
+    let m = x.max_keepdim(D::Minus1)?; // (b, 1)
+    let z = scale(&x.broadcast_sub(&m)?, temperature, dtype)?;
+    let e = z.exp()?; // (b, C)
+    let s = e.sum_keepdim(D::Minus1)?; // (b, 1)
+    let probs = e.broadcast_mul(&s.recip()?)?; // (b, C)
+    Ok((
+        probs.max(D::Minus1)?.to_dtype(DType::F32)?,
+        probs.argmax(D::Minus1)?,
+    ))
 }
 
 /// Log-probabilities of `(b, C)` logits at `temperature`, in `dtype`.
@@ -77,30 +108,42 @@ pub struct Divergences {
     pub js: Tensor,
 }
 
+/// `x` clamped below at +0 with NaN kept (`maximum` keeps its left side unless it is smaller,
+/// and `+ 0` turns -0 into +0): divergences are never negative, and rounding must not show
+/// one as `-0.0000` or `-1e-17`.
+pub fn non_negative(x: &Tensor) -> Result<Tensor> {
+    Ok((x.maximum(0.0)? + 0.0)?)
+}
+
 /// KL both ways and Jensen-Shannon per row, from log-probabilities `log_p`, `log_q` and their
 /// probabilities `p`, `q` (passed in so each exponential is computed once per batch).
 ///
-/// KL is `sum p (log p - log q)`, never `log(softmax)`. For JS, `log m` is taken of
-/// `max(m, f64::MIN_POSITIVE)`: `m` only underflows where both probabilities are 0, whose terms
-/// are 0 anyway, so no `0 * log 0` NaN appears.
+/// KL is `sum p (log p - log q)`, never `log(softmax)`; reverse KL is `sum q (log q - log p)`,
+/// so identical rows give exactly +0 both ways. For JS, `log p - log m` and `log q - log m`
+/// (`m` the mixture) are written through `d = log p - log q` as `ln 2 - softplus(-d)` and
+/// `ln 2 - softplus(d)`, with `softplus(x) = max(x, 0) + ln(1 + exp(-|x|))`: exactly 0 where
+/// `p = q`, and finite where probabilities underflow (no `log 0`). Each row is clamped at 0.
 pub fn divergences(log_p: &Tensor, log_q: &Tensor, p: &Tensor, q: &Tensor) -> Result<Divergences> {
     let d = (log_p - log_q)?; // (b, C)
     let kl = (p * &d)?.sum(D::Minus1)?;
-    let reverse_kl = (q * &d)?.sum(D::Minus1)?.neg()?;
-    let log_m = ((p + q)? * 0.5)?.maximum(f64::MIN_POSITIVE)?.log()?; // (b, C)
-    let kl_pm = (p * (log_p - &log_m)?)?.sum(D::Minus1)?;
-    let kl_qm = (q * (log_q - &log_m)?)?.sum(D::Minus1)?;
+    let reverse_kl = (q * (log_q - log_p)?)?.sum(D::Minus1)?;
+    let l = (d.abs()?.neg()?.exp()? + 1.0)?.log()?; // ln(1 + exp(-|d|))
+    let to_m_p = (d.neg()?.relu()? + &l)?.affine(-1.0, LN_2)?; // log p - log m
+    let to_m_q = (d.relu()? + &l)?.affine(-1.0, LN_2)?; // log q - log m
+    let js_p = (p * to_m_p)?.sum(D::Minus1)?;
+    let js_q = (q * to_m_q)?.sum(D::Minus1)?;
     Ok(Divergences {
-        kl,
-        reverse_kl,
-        js: ((kl_pm + kl_qm)? * 0.5)?,
+        kl: non_negative(&kl)?,
+        reverse_kl: non_negative(&reverse_kl)?,
+        js: non_negative(&((js_p + js_q)? * 0.5)?)?,
     })
 }
 
 /// Negative log-likelihood of the true class per row; `labels` is `(b)` u32 in range.
+/// Computed as `-1 * x + 0`, so a certain prediction gives +0, never -0.
 pub fn nll_per_example(log_p: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let picked = log_p.gather(&labels.unsqueeze(1)?, 1)?; // (b, 1)
-    Ok(picked.squeeze(1)?.neg()?)
+    Ok(picked.squeeze(1)?.affine(-1.0, 0.0)?)
 }
 
 /// Brier score per row from probabilities `p`,
@@ -111,10 +154,22 @@ pub fn brier_per_example(p: &Tensor, labels: &Tensor) -> Result<Tensor> {
     Ok(((sq - (p_label * 2.0)?)? + 1.0)?)
 }
 
-/// Per row, 0 when every logit is finite and NaN otherwise: `0 * x` is NaN exactly for NaN and
-/// the infinities, and cannot overflow the way a plain row sum can.
-pub fn finite_flags(logits: &Tensor, dtype: DType) -> Result<Tensor> {
-    Ok(logits.to_dtype(dtype)?.affine(0.0, 0.0)?.sum(D::Minus1)?)
+/// Per row, 0 when every logit is finite and stays finite divided by `temperature` in
+/// `dtype`; NaN when a logit is NaN or infinite; infinity when the logits are finite but one
+/// overflows once divided. `0 * x` is NaN exactly for NaN and the infinities, and cannot
+/// overflow the way a plain row sum can.
+pub fn finite_flags(logits: &Tensor, temperature: f64, dtype: DType) -> Result<Tensor> {
+    let raw = logits.to_dtype(dtype)?.affine(0.0, 0.0)?.sum(D::Minus1)?; // (b)
+    if temperature == 1.0 {
+        return Ok(raw);
+    }
+    let scaled = scale(logits, temperature, dtype)?
+        .affine(0.0, 0.0)?
+        .sum(D::Minus1)?;
+    let overflow = scaled.ne(&scaled)?; // (b) u8: NaN after dividing
+    let inf = Tensor::full(f64::INFINITY, raw.shape(), raw.device())?.to_dtype(dtype)?;
+    let zero = raw.zeros_like()?;
+    Ok((raw + overflow.where_cond(&inf, &zero)?)?)
 }
 
 #[cfg(test)]
@@ -200,7 +255,7 @@ mod tests {
             &[0.0, f32::NEG_INFINITY],
             &[3.0e38, 3.0e38],
         ]);
-        let f = finite_flags(&logits, DType::F64)
+        let f = finite_flags(&logits, 1.0, DType::F64)
             .unwrap()
             .to_vec1::<f64>()
             .unwrap();

@@ -29,9 +29,15 @@ pub fn is_constant(x: &[f64]) -> bool {
     x.first().is_none_or(|&first| x.iter().all(|&v| v == first))
 }
 
+/// A total order of values in which -0 and +0 are one value (they tie, as `==` says):
+/// `total_cmp` alone puts -0 first, which splits a tie and miscounts pairs within it.
+fn value_cmp(a: f64, b: f64) -> std::cmp::Ordering {
+    (a + 0.0).total_cmp(&(b + 0.0))
+}
+
 fn order(x: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    idx.sort_by(|&a, &b| value_cmp(x[a], x[b]));
     idx
 }
 
@@ -212,7 +218,7 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Correlation {
     let ry = dense_ranks(y, &order(y));
     // Sort by x, then by y's rank: within equal x, y ascends.
     let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]).then(ry[a].cmp(&ry[b])));
+    idx.sort_by(|&a, &b| value_cmp(x[a], x[b]).then(ry[a].cmp(&ry[b])));
     let rx_all = dense_ranks(x, &idx);
     let xs: Vec<usize> = idx.iter().map(|&i| rx_all[i]).collect();
     let ys: Vec<usize> = idx.iter().map(|&i| ry[i]).collect();
@@ -431,5 +437,17 @@ mod tests {
             2.0 / (1..=40).map(|i| i as f64).product::<f64>()
         );
         assert_eq!(kendall_p_exact(4, 3), 1.0); // 4c == n(n-1)
+    }
+
+    #[test]
+    fn negative_and_positive_zero_tie() {
+        // -0 and +0 are one value: the signs of zero must not change any figure.
+        let x = [0.0, -0.0, 1.0, 0.0, -0.0, 2.0];
+        let y = [3.0, 1.0, 2.0, 0.0, 5.0, 4.0];
+        let plain = [0.0, 0.0, 1.0, 0.0, 0.0, 2.0];
+        let (a, b) = (kendall_tau_b(&x, &y), kendall_tau_b(&plain, &y));
+        assert_eq!(a.statistic, b.statistic);
+        assert!((a.statistic - naive_tau_b(&x, &y)).abs() < 1e-12);
+        assert_eq!(average_ranks(&x), average_ranks(&plain));
     }
 }

@@ -464,6 +464,19 @@ pub enum Error {
         row: usize,
     },
 
+    /// Finite logits that overflow once divided by the temperature.
+    #[error("{source_name}: the {role}'s logits at row {row} overflow when divided by the temperature {temperature}\nhint: use a larger --temperature, or rescale the logits (a row's softmax is unchanged by subtracting its maximum)")]
+    Overflow {
+        /// The input holding the logits.
+        source_name: String,
+        /// `teacher` or `student`.
+        role: &'static str,
+        /// 0-based row.
+        row: usize,
+        /// The temperature.
+        temperature: f64,
+    },
+
     /// A checkpoint pattern that is not a valid glob.
     #[error("invalid pattern {pattern:?}: {reason}\nhint: quote the pattern so the shell passes it unexpanded, e.g. 'out/checkpoint-*'")]
     Pattern {
@@ -555,6 +568,22 @@ impl Error {
                     source_name,
                     role,
                     row,
+                }
+            }
+            M::Overflow {
+                side,
+                row,
+                temperature,
+            } => {
+                let (source_name, role) = match side {
+                    Side::Teacher => (origins.teacher.clone(), "teacher"),
+                    _ => (origins.student.clone(), "student"),
+                };
+                Error::Overflow {
+                    source_name,
+                    role,
+                    row,
+                    temperature,
                 }
             }
             M::LabelOutOfRange {
