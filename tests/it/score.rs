@@ -429,3 +429,84 @@ fn jsonl_and_safetensors_logits_score_like_npy() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_matches(&r.json(), &expected, "ties (records)", "");
 }
+
+#[test]
+fn many_classes_report_confusions_as_their_non_zero_cells() {
+    // 150 classes: above the dense limit, the confusion counts are the non-zero cells only, and
+    // the terminal lists the student's most frequent confusions.
+    let (n, c) = (300usize, 150usize);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let labels: Vec<i64> = (0..n).map(|i| (i * 7 % c) as i64).collect();
+    let mut t = vec![0f32; n * c];
+    let mut st = vec![0f32; n * c];
+    for (i, &l) in labels.iter().enumerate() {
+        t[i * c + l as usize] = 5.0;
+        // The student mistakes every third example for the next class.
+        let p = if i % 3 == 0 {
+            (l as usize + 1) % c
+        } else {
+            l as usize
+        };
+        st[i * c + p] = 4.0;
+    }
+    let tp = write_npy(
+        dir,
+        "t.npy",
+        &Tensor::from_vec(t, (n, c), &Device::Cpu).unwrap(),
+    );
+    let sp = write_npy(
+        dir,
+        "s.npy",
+        &Tensor::from_vec(st, (n, c), &Device::Cpu).unwrap(),
+    );
+    let lp = write_npy(
+        dir,
+        "y.npy",
+        &Tensor::new(labels.as_slice(), &Device::Cpu).unwrap(),
+    );
+    let json = dir.join("r.json");
+    let r = run(&[
+        "score",
+        "--teacher-logits",
+        s(&tp),
+        "--student-logits",
+        s(&sp),
+        "--labels",
+        s(&lp),
+        "--bootstrap",
+        "0",
+        "--json",
+        s(&json),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("most frequent confusions"),
+        "{}",
+        r.stdout
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for side in ["teacher", "student"] {
+        assert!(
+            v[side].get("confusion_matrix").is_none(),
+            "{side}: dense matrix at {c} classes"
+        );
+        let pairs = v[side]["confusion_pairs"].as_array().unwrap();
+        let total: u64 = pairs.iter().map(|p| p["count"].as_u64().unwrap()).sum();
+        assert_eq!(total, n as u64, "{side}");
+        assert_eq!(v[side]["per_class"].as_array().unwrap().len(), c);
+    }
+    // Teacher: every example on the diagonal; student: 100 mistakes, each its own cell.
+    let student = v["student"]["confusion_pairs"].as_array().unwrap();
+    let wrong: u64 = student
+        .iter()
+        .filter(|p| p["true"] != p["predicted"])
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(wrong, 100);
+    assert!(v["teacher"]["confusion_pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["true"] == p["predicted"]));
+}

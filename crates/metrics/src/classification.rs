@@ -48,6 +48,101 @@ pub fn accuracy(predictions: &[u32], labels: &[u32]) -> f64 {
     right as f64 / labels.len() as f64
 }
 
+/// Above this many classes the confusion counts are kept as their non-zero cells only
+/// ([`Confusion::Pairs`]): a dense matrix grows with C² (two of them at 5,000 classes take
+/// hundreds of megabytes of JSON), the non-zero cells at most with the number of examples.
+pub const DENSE_CONFUSION_MAX_CLASSES: usize = 100;
+
+/// One non-zero cell of a confusion matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConfusionCell {
+    /// True class id.
+    #[serde(rename = "true")]
+    pub true_class: u32,
+    /// Predicted class id.
+    pub predicted: u32,
+    /// Examples of that true class given that prediction.
+    pub count: u64,
+}
+
+/// Confusion counts: dense up to [`DENSE_CONFUSION_MAX_CLASSES`] classes, else sparse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confusion {
+    /// `[true][predicted]` counts.
+    Dense(Vec<Vec<u64>>),
+    /// The non-zero cells, most frequent first (ties by true, then predicted class).
+    Pairs(Vec<ConfusionCell>),
+}
+
+impl Confusion {
+    /// The counts of `predictions` against `labels` over `num_classes` classes, in the form
+    /// the number of classes calls for. Ids must be below `num_classes`.
+    pub fn new(predictions: &[u32], labels: &[u32], num_classes: usize) -> Self {
+        if num_classes <= DENSE_CONFUSION_MAX_CLASSES {
+            return Self::Dense(confusion_matrix(predictions, labels, num_classes));
+        }
+        let mut cells: Vec<(u32, u32)> = labels
+            .iter()
+            .copied()
+            .zip(predictions.iter().copied())
+            .collect();
+        cells.sort_unstable();
+        let mut pairs: Vec<ConfusionCell> = Vec::new();
+        for (t, p) in cells {
+            match pairs.last_mut() {
+                Some(c) if c.true_class == t && c.predicted == p => c.count += 1,
+                _ => pairs.push(ConfusionCell {
+                    true_class: t,
+                    predicted: p,
+                    count: 1,
+                }),
+            }
+        }
+        pairs.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then((a.true_class, a.predicted).cmp(&(b.true_class, b.predicted)))
+        });
+        Self::Pairs(pairs)
+    }
+
+    /// The dense matrix, when the counts are kept as one.
+    pub fn dense(&self) -> Option<&[Vec<u64>]> {
+        match self {
+            Self::Dense(m) => Some(m),
+            Self::Pairs(_) => None,
+        }
+    }
+
+    /// The non-zero off-diagonal cells (the mistakes), most frequent first.
+    pub fn mistakes(&self) -> Vec<ConfusionCell> {
+        let mut out: Vec<ConfusionCell> = match self {
+            Self::Dense(m) => m
+                .iter()
+                .enumerate()
+                .flat_map(|(t, row)| {
+                    row.iter()
+                        .enumerate()
+                        .map(move |(p, &count)| ConfusionCell {
+                            true_class: t as u32,
+                            predicted: p as u32,
+                            count,
+                        })
+                })
+                .filter(|c| c.count > 0)
+                .collect(),
+            Self::Pairs(v) => v.clone(),
+        };
+        out.retain(|c| c.true_class != c.predicted);
+        out.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then((a.true_class, a.predicted).cmp(&(b.true_class, b.predicted)))
+        });
+        out
+    }
+}
+
 /// `[true][predicted]` counts over `num_classes` classes. Ids must be below `num_classes`.
 pub fn confusion_matrix(predictions: &[u32], labels: &[u32], num_classes: usize) -> Vec<Vec<u64>> {
     let mut m = vec![vec![0u64; num_classes]; num_classes];
@@ -68,11 +163,36 @@ fn ratio(num: u64, den: u64) -> f64 {
 /// Per-class precision, recall, F1 and support from a confusion matrix.
 pub fn per_class(confusion: &[Vec<u64>]) -> Vec<ClassMetrics> {
     let c = confusion.len();
-    (0..c)
+    let tp: Vec<u64> = (0..c).map(|k| confusion[k][k]).collect();
+    let support: Vec<u64> = confusion.iter().map(|row| row.iter().sum()).collect();
+    let predicted: Vec<u64> = (0..c)
+        .map(|k| confusion.iter().map(|row| row[k]).sum())
+        .collect();
+    class_metrics(&tp, &support, &predicted)
+}
+
+/// Per-class precision, recall, F1 and support straight from the predictions, in O(n + C)
+/// memory whatever the number of classes; equal to [`per_class`] of the confusion matrix.
+pub fn per_class_of(predictions: &[u32], labels: &[u32], num_classes: usize) -> Vec<ClassMetrics> {
+    let (mut tp, mut support, mut predicted) = (
+        vec![0u64; num_classes],
+        vec![0u64; num_classes],
+        vec![0u64; num_classes],
+    );
+    for (&p, &l) in predictions.iter().zip(labels) {
+        support[l as usize] += 1;
+        predicted[p as usize] += 1;
+        if p == l {
+            tp[l as usize] += 1;
+        }
+    }
+    class_metrics(&tp, &support, &predicted)
+}
+
+fn class_metrics(tp: &[u64], support: &[u64], predicted: &[u64]) -> Vec<ClassMetrics> {
+    (0..tp.len())
         .map(|k| {
-            let tp = confusion[k][k];
-            let support: u64 = confusion[k].iter().sum();
-            let predicted: u64 = confusion.iter().map(|row| row[k]).sum();
+            let (tp, support, predicted) = (tp[k], support[k], predicted[k]);
             let fp = predicted - tp;
             let fn_ = support - tp;
             ClassMetrics {
@@ -157,5 +277,65 @@ mod tests {
         let a = averages(&per_class(&confusion_matrix(&preds, &labels, 3)));
         assert_eq!(a.f1, 1.0);
         assert_eq!(r4(a.macro_f1), 0.6667); // 2/3
+    }
+
+    fn sample(n: usize, c: u32, seed: u64) -> (Vec<u32>, Vec<u32>) {
+        // A small LCG: labels uniform, predictions right about half the time.
+        let mut x = seed;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u32
+        };
+        let labels: Vec<u32> = (0..n).map(|_| next() % c).collect();
+        let preds = labels
+            .iter()
+            .map(|&l| if next() % 2 == 0 { l } else { next() % c })
+            .collect();
+        (preds, labels)
+    }
+
+    #[test]
+    fn per_class_without_the_matrix_equals_per_class_of_the_matrix() {
+        for (n, c) in [(0, 3), (50, 3), (500, 40), (300, 101)] {
+            let (p, l) = sample(n, c, 7 + n as u64);
+            let a = per_class(&confusion_matrix(&p, &l, c as usize));
+            let b = per_class_of(&p, &l, c as usize);
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "n {n}, c {c}");
+        }
+    }
+
+    #[test]
+    fn many_classes_keep_only_the_non_zero_cells() {
+        let c = DENSE_CONFUSION_MAX_CLASSES + 1;
+        let (p, l) = sample(400, c as u32, 3);
+        let Confusion::Pairs(pairs) = Confusion::new(&p, &l, c) else {
+            panic!("dense above the limit")
+        };
+        let dense = confusion_matrix(&p, &l, c);
+        let nonzero = dense.iter().flatten().filter(|&&v| v > 0).count();
+        assert_eq!(pairs.len(), nonzero);
+        assert_eq!(pairs.iter().map(|c| c.count).sum::<u64>(), 400);
+        for cell in &pairs {
+            assert_eq!(
+                cell.count,
+                dense[cell.true_class as usize][cell.predicted as usize]
+            );
+        }
+        assert!(pairs.windows(2).all(|w| w[0].count >= w[1].count));
+        // The mistakes are the same from either form.
+        let from_dense = Confusion::Dense(dense).mistakes();
+        assert_eq!(Confusion::Pairs(pairs).mistakes(), from_dense);
+        assert!(from_dense.iter().all(|c| c.true_class != c.predicted));
+    }
+
+    #[test]
+    fn few_classes_stay_dense() {
+        let (p, l) = sample(60, 4, 1);
+        assert_eq!(
+            Confusion::new(&p, &l, 4).dense(),
+            Some(&confusion_matrix(&p, &l, 4)[..])
+        );
     }
 }

@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use crate::calibration::{calibration, CalibrationBin};
-use crate::classification::{accuracy, averages, confusion_matrix, per_class, ClassMetrics};
+use crate::classification::{
+    accuracy, averages, per_class_of, ClassMetrics, Confusion, ConfusionCell,
+};
 use crate::error::{Error, Result};
 use crate::rank::{is_constant, kendall_tau_b, spearman};
 use crate::significance::{mcnemar, McNemar};
@@ -84,8 +86,27 @@ pub struct SideMetrics {
     pub ece_bins: Vec<CalibrationBin>,
     /// Per-class precision, recall, F1 and support.
     pub per_class: Vec<ClassMetrics>,
-    /// `[true][predicted]` counts.
-    pub confusion_matrix: Vec<Vec<u64>>,
+    /// `[true][predicted]` counts, up to
+    /// [`DENSE_CONFUSION_MAX_CLASSES`](crate::classification::DENSE_CONFUSION_MAX_CLASSES)
+    /// classes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion_matrix: Option<Vec<Vec<u64>>>,
+    /// Above that many classes, the non-zero cells of the confusion matrix instead, most
+    /// frequent first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion_pairs: Option<Vec<ConfusionCell>>,
+}
+
+impl SideMetrics {
+    /// The non-zero off-diagonal confusion cells (the mistakes), most frequent first, from
+    /// whichever form the counts are kept in.
+    pub fn mistakes(&self) -> Vec<ConfusionCell> {
+        match (&self.confusion_matrix, &self.confusion_pairs) {
+            (Some(m), _) => Confusion::Dense(m.clone()).mistakes(),
+            (None, Some(p)) => Confusion::Pairs(p.clone()).mistakes(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// Quantiles of the per-example KL (NumPy's default linear interpolation).
@@ -205,8 +226,12 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn side_metrics(s: &SideExamples, labels: &[u32], num_classes: usize, bins: usize) -> SideMetrics {
-    let confusion = confusion_matrix(&s.prediction, labels, num_classes);
-    let classes = per_class(&confusion);
+    let classes = per_class_of(&s.prediction, labels, num_classes);
+    let (confusion_matrix, confusion_pairs) =
+        match Confusion::new(&s.prediction, labels, num_classes) {
+            Confusion::Dense(m) => (Some(m), None),
+            Confusion::Pairs(p) => (None, Some(p)),
+        };
     let avg = averages(&classes);
     let correct: Vec<bool> = s
         .prediction
@@ -229,7 +254,8 @@ fn side_metrics(s: &SideExamples, labels: &[u32], num_classes: usize, bins: usiz
         brier: mean(&s.brier),
         ece_bins: cal.bins,
         per_class: classes,
-        confusion_matrix: confusion,
+        confusion_matrix,
+        confusion_pairs,
     }
 }
 

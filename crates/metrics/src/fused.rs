@@ -282,8 +282,8 @@ fn confidence<T: Logit>(
             pred = j as u32;
         }
     }
-    // NaN (a failed float32 softmax) compares false, as in the tensor path's check.
-    if !(conf > 0.0) {
+    // NaN (a failed float32 softmax) or 0 falls back, as in the tensor path's check.
+    if conf.is_nan() || conf <= 0.0 {
         return confidence_wide(x, temperature, e64);
     }
     (conf, pred)

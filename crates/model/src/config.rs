@@ -39,6 +39,9 @@ pub struct ProbeConfig {
     /// Rows of the absolute position table.
     #[serde(default)]
     pub max_position_embeddings: Option<usize>,
+    /// Rows of the token type (segment) table.
+    #[serde(default)]
+    pub type_vocab_size: Option<usize>,
     /// Where it was read from.
     #[serde(skip)]
     pub path: PathBuf,

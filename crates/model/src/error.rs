@@ -290,6 +290,18 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The tokenizer gave a token type id the model has no row for (e.g. a text pair for a
+    /// model with `type_vocab_size` 1).
+    #[error("example {} gets token type id {type_id} from the tokenizer, but the model's type_vocab_size is {type_vocab_size}\nhint: this model takes {} (drop the second text, e.g. the text-pair field), or use a tokenizer whose template gives type ids below {type_vocab_size}", .index + 1, if *.type_vocab_size == 1 { "single texts" } else { "fewer segments" })]
+    TypeIdOutOfRange {
+        /// 0-based position of the example among those encoded (data order).
+        index: usize,
+        /// The offending type id.
+        type_id: u32,
+        /// Rows of the model's token type table.
+        type_vocab_size: usize,
+    },
+
     /// `batch` was called with no items.
     #[error("cannot build a batch of 0 items")]
     EmptyBatch,

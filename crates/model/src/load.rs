@@ -141,6 +141,7 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         requested: opts.max_length,
         tokenizer_limit: tokenizer_config.max_length(),
         model_limit: arch.max_positions(&probe),
+        type_vocab_size: arch.type_vocab_size(&probe),
         vocab_size: probe.vocab_size,
         config_pad_id: probe.pad_token_id,
         documents: arch.task() == Task::CausalLm,

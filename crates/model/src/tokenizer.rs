@@ -101,6 +101,7 @@ pub(crate) struct TextEncoder {
     documents: Option<Tokenizer>,
     pad_id: u32,
     max_length: usize,
+    type_vocab_size: Option<usize>,
 }
 
 /// What decides the truncation length and the vocab check.
@@ -117,6 +118,8 @@ pub(crate) struct EncoderSpec<'a> {
     pub(crate) vocab_size: Option<usize>,
     /// config.json `pad_token_id`.
     pub(crate) config_pad_id: Option<u32>,
+    /// Rows of the model's token type table, when it reads type ids.
+    pub(crate) type_vocab_size: Option<usize>,
     /// Also keep an untruncated copy for whole documents (causal LMs).
     pub(crate) documents: bool,
 }
@@ -191,6 +194,7 @@ impl TextEncoder {
             documents,
             pad_id,
             max_length,
+            type_vocab_size: spec.type_vocab_size,
         })
     }
 
@@ -270,13 +274,30 @@ impl TextEncoder {
             .tokenizer
             .encode_batch_fast(inputs, true)
             .map_err(|source| Error::Encode { source })?;
-        Ok(encodings
+        let encoded: Vec<Encoded> = encodings
             .into_iter()
             .map(|e| Encoded {
                 ids: e.get_ids().to_vec(),
                 type_ids: e.get_type_ids().to_vec(),
             })
-            .collect())
+            .collect();
+        // A type id beyond the model's table would fail deep in the embedding lookup.
+        if let Some(limit) = self.type_vocab_size {
+            let bad = encoded.iter().enumerate().find_map(|(i, e)| {
+                e.type_ids
+                    .iter()
+                    .find(|&&t| t as usize >= limit)
+                    .map(|&t| (i, t))
+            });
+            if let Some((index, type_id)) = bad {
+                return Err(Error::TypeIdOutOfRange {
+                    index,
+                    type_id,
+                    type_vocab_size: limit,
+                });
+            }
+        }
+        Ok(encoded)
     }
 
     pub(crate) fn batch(&self, items: &[&Encoded], device: &Device) -> Result<Batch> {
@@ -337,6 +358,7 @@ mod tests {
             model_limit,
             vocab_size: Some(291),
             config_pad_id: Some(0),
+            type_vocab_size: None,
             documents: false,
         })
         .unwrap()
@@ -374,6 +396,39 @@ mod tests {
     }
 
     #[test]
+    fn a_type_id_beyond_the_type_table_names_the_example() {
+        let mut e = encoder(None, None);
+        e.type_vocab_size = Some(1);
+        let single = [TextInput::single("good"), TextInput::single("bad")];
+        assert!(e.encode(&single).is_ok(), "single texts only use type 0");
+        let pair = TextInput {
+            text: "good",
+            pair: Some("bad"),
+        };
+        let err = e.encode(&[single[0], pair]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(
+                err,
+                Error::TypeIdOutOfRange {
+                    index: 1,
+                    type_id: 1,
+                    type_vocab_size: 1
+                }
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("example 2")
+                && msg.contains("type_vocab_size is 1")
+                && msg.contains("hint: this model takes single texts"),
+            "{msg}"
+        );
+        e.type_vocab_size = Some(2);
+        assert!(e.encode(&[pair]).is_ok());
+    }
+
+    #[test]
     fn batch_right_pads_with_the_pad_id() {
         let e = encoder(None, None);
         let a = Encoded {
@@ -406,6 +461,7 @@ mod tests {
             model_limit: None,
             vocab_size: Some(100),
             config_pad_id: None,
+            type_vocab_size: None,
             documents: false,
         })
         .err()

@@ -67,6 +67,10 @@ impl Architecture for Bert {
         &[DType::F32, DType::F16, DType::BF16]
     }
 
+    fn type_vocab_size(&self, config: &crate::config::ProbeConfig) -> Option<usize> {
+        Some(config.type_vocab_size.unwrap_or_else(default_type_vocab_size))
+    }
+
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
         let cfg: Config = cx.parse(MODEL_TYPE)?;
         if let Some(kind) = cfg.position_embedding_type.as_deref().filter(|k| *k != "absolute") {

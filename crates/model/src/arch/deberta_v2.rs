@@ -60,6 +60,11 @@ impl Architecture for DebertaV2 {
         Task::SequenceClassification
     }
 
+    fn type_vocab_size(&self, config: &crate::config::ProbeConfig) -> Option<usize> {
+        // No segment embeddings at 0 (DeBERTa-v3): type ids are then ignored.
+        config.type_vocab_size.filter(|&n| n > 0)
+    }
+
     // NOTE: F32 only: candle's disentangled attention builds its scale, masks and softmax in f32.
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {

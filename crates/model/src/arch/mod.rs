@@ -67,6 +67,11 @@ pub trait Architecture: Sync {
     fn max_positions(&self, config: &ProbeConfig) -> Option<usize> {
         config.max_position_embeddings
     }
+    /// Rows of the token type table the model indexes with the tokenizer's type ids (`None`:
+    /// the model ignores type ids).
+    fn type_vocab_size(&self, _config: &ProbeConfig) -> Option<usize> {
+        None
+    }
     /// Builds the model from the weights.
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded>;
 }

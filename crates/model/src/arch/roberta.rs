@@ -58,6 +58,11 @@ fn default_layer_norm_eps() -> f64 {
 pub(super) const DTYPES: &[DType] = &[DType::F32, DType::F16];
 
 /// `max_position_embeddings - pad_token_id - 1` (the position offset).
+/// Rows of the token type table (config.json, else transformers' default).
+pub(super) fn type_vocab_size(config: &ProbeConfig) -> Option<usize> {
+    Some(config.type_vocab_size.unwrap_or_else(default_type_vocab_size))
+}
+
 pub(super) fn max_positions(config: &ProbeConfig) -> Option<usize> {
     let offset = config.pad_token_id.unwrap_or(DEFAULT_PAD) as usize + 1;
     config
@@ -139,6 +144,10 @@ impl Architecture for Roberta {
 
     fn max_positions(&self, config: &ProbeConfig) -> Option<usize> {
         max_positions(config)
+    }
+
+    fn type_vocab_size(&self, config: &ProbeConfig) -> Option<usize> {
+        type_vocab_size(config)
     }
 
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {

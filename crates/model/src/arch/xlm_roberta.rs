@@ -36,6 +36,10 @@ impl Architecture for XlmRoberta {
         roberta::max_positions(config)
     }
 
+    fn type_vocab_size(&self, config: &ProbeConfig) -> Option<usize> {
+        roberta::type_vocab_size(config)
+    }
+
     fn load(&self, cx: LoadContext<'_>) -> Result<Loaded> {
         roberta::load_family(&cx, MODEL_TYPE, "roberta")
     }

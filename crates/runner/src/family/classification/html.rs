@@ -276,7 +276,11 @@ pub(crate) fn report(f: &ClassificationFindings, r: &Report, out: &mut dyn Write
         )?;
     }
     writeln!(out, "</table>")?;
-    if e.num_classes <= MAX_HEATMAP_CLASSES {
+    if let (true, Some(teacher), Some(student)) = (
+        e.num_classes <= MAX_HEATMAP_CLASSES,
+        e.teacher.confusion_matrix.as_ref(),
+        e.student.confusion_matrix.as_ref(),
+    ) {
         let names: Vec<String> = (0..e.num_classes).map(|c| f.class_name(c)).collect();
         writeln!(
             out,
@@ -284,21 +288,23 @@ pub(crate) fn report(f: &ClassificationFindings, r: &Report, out: &mut dyn Write
             svg::heatmap(
                 "Teacher confusion",
                 &names,
-                &e.teacher.confusion_matrix,
+                teacher,
                 svg::TEACHER
             ),
             svg::heatmap(
                 "Student confusion",
                 &names,
-                &e.student.confusion_matrix,
+                student,
                 svg::STUDENT
             )
         )?;
     } else {
         writeln!(
             out,
-            "<p class=\"muted\">{} classes: the confusion matrices are in the JSON report.</p>",
-            e.num_classes
+            "<p class=\"muted\">{} classes: the confusion counts are in the JSON report \
+             (as a matrix up to {} classes, else their non-zero cells).</p>",
+            e.num_classes,
+            distill_eval_metrics::classification::DENSE_CONFUSION_MAX_CLASSES
         )?;
     }
 

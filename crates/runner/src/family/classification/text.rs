@@ -30,6 +30,9 @@ impl Default for TextOptions {
     }
 }
 
+/// Confusions listed when there are too many classes for the matrices.
+const TOP_CONFUSIONS: usize = 10;
+
 const RULE: &str = "============================================================";
 
 struct Painter {
@@ -129,13 +132,16 @@ pub(crate) fn render(
             "\n   Confusion matrices (rows: true class, columns: predicted):"
         )?;
         for (who, side) in [("teacher", &e.teacher), ("student", &e.student)] {
+            let Some(matrix) = side.confusion_matrix.as_ref() else {
+                continue;
+            };
             let names: Vec<String> = (0..e.num_classes).map(|c| f.class_name(c)).collect();
             let mut header: Vec<&str> = vec![who];
             header.extend(names.iter().map(String::as_str));
             let mut align = vec![Align::Left];
             align.extend(std::iter::repeat_n(Align::Right, e.num_classes));
             let mut t = Table::new(&header, &align);
-            for (c, row) in side.confusion_matrix.iter().enumerate() {
+            for (c, row) in matrix.iter().enumerate() {
                 let mut cells = vec![names[c].clone()];
                 cells.extend(row.iter().map(|&v| int(v)));
                 t.row(cells);
@@ -148,6 +154,22 @@ pub(crate) fn render(
             "   ({} classes: see the JSON or HTML report for the per-class table)",
             e.num_classes
         )?;
+        let mistakes = e.student.mistakes();
+        if !mistakes.is_empty() {
+            writeln!(out, "\n   The student's most frequent confusions:")?;
+            let mut t = Table::new(
+                &["true class", "predicted", "examples"],
+                &[Align::Left, Align::Left, Align::Right],
+            );
+            for c in mistakes.iter().take(TOP_CONFUSIONS) {
+                t.row(vec![
+                    f.class_name(c.true_class as usize),
+                    f.class_name(c.predicted as usize),
+                    int(c.count),
+                ]);
+            }
+            out.write_all(t.text("   ").as_bytes())?;
+        }
     }
 
     // 2. KL divergence
