@@ -967,4 +967,47 @@ mod tests {
             other => panic!("expected an overflow error, got {other:?}"),
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A batch of finite logits: 1-8 rows of 2-12 classes, values from tiny to large.
+        fn batch() -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
+            (1usize..8, 2usize..12).prop_flat_map(|(b, c)| {
+                let value = prop_oneof![-50.0f32..50.0, -1e4f32..1e4, Just(0.0f32), Just(-0.0f32)];
+                (Just(b), Just(c), proptest::collection::vec(value, b * c))
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+
+            #[test]
+            fn divergences_are_never_negative_and_zero_for_identical_inputs(
+                (b, c, t) in batch(),
+                s in proptest::collection::vec(-50.0f32..50.0, 96),
+                temperature in prop_oneof![Just(1.0f64), 0.5f64..8.0],
+            ) {
+                let dev = &Device::Cpu;
+                let s: Vec<f32> = (0..b * c).map(|i| s[i % s.len()]).collect();
+                let tt = Tensor::from_vec(t, (b, c), dev).unwrap();
+                let st = Tensor::from_vec(s, (b, c), dev).unwrap();
+                for (path, v) in ["tensor", "fused"].iter().zip(both_paths(&tt, &st, temperature)) {
+                    for (name, x) in [("kl", &v.kl), ("reverse_kl", &v.reverse_kl), ("js", &v.js)] {
+                        for (i, x) in values(x).iter().enumerate() {
+                            prop_assert!(*x >= 0.0 && x.is_finite(), "{} {} row {}: {}", path, name, i, x);
+                        }
+                    }
+                }
+                for (path, v) in ["tensor", "fused"].iter().zip(both_paths(&tt, &tt, temperature)) {
+                    for (name, x) in [("kl", &v.kl), ("reverse_kl", &v.reverse_kl), ("js", &v.js)] {
+                        for (i, x) in values(x).iter().enumerate() {
+                            prop_assert_eq!(x.to_bits(), 0, "{} {} row {}: {:e}", path, name, i, x);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
