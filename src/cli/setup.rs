@@ -44,12 +44,13 @@ impl MetricArgs {
     pub(crate) fn config(&self) -> Result<MetricsConfig> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             anyhow::bail!(
-                "--temperature must be a positive number, got {}",
+                "--temperature must be a positive number, got {}\nhint: the softmax \
+                 temperature divides the logits: 1 is plain softmax, 2-4 is usual for distillation",
                 self.temperature
             );
         }
         if self.bins == 0 {
-            anyhow::bail!("--bins must be at least 1");
+            anyhow::bail!("--bins must be at least 1\nhint: 10 or 15 equal-width bins are usual");
         }
         Ok(MetricsConfig {
             temperature: self.temperature,

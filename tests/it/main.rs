@@ -1,6 +1,7 @@
 //! End-to-end tests of the `distill-eval` binary: one integration test binary (uv, ripgrep).
 
 mod analysis;
+mod bad_input;
 mod common;
 mod decide;
 mod html;

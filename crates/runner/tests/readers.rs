@@ -128,5 +128,8 @@ fn the_samples_are_valid() {
     let p = write(d.path(), "v.txt", &valid("txt"));
     assert_eq!(read_labels(&p).unwrap(), [0, 1, 2]);
     let p = write(d.path(), "v.csv", &valid("csv"));
-    assert_eq!(load_file(&p, &DataOptions::default()).unwrap().rows.len(), 2);
+    assert_eq!(
+        load_file(&p, &DataOptions::default()).unwrap().rows.len(),
+        2
+    );
 }
