@@ -224,7 +224,11 @@ fn every_bad_input_exits_2_with_one_clear_message() {
             report(&[("--student", &corrupt)]),
         ),
         with(
-            case("unknown architecture", &[], &["NotAModelForSequenceClassification", "hint:"]),
+            case(
+                "unknown architecture",
+                &[],
+                &["NotAModelForSequenceClassification", "hint:"],
+            ),
             report(&[("--student", &unknown)]),
         ),
         with(

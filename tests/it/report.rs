@@ -219,6 +219,33 @@ fn saved_teacher_logits_serve_many_students() {
         assert_report_matches(&got, &expected("distilbert"), teacher);
         assert!(got.get("teacher_model").is_none());
     }
+    // The terminal header names both: the teacher's file and the student model that ran.
+    let r = run(&[
+        "-q",
+        "report",
+        "--teacher-logits",
+        s(&out),
+        "--student",
+        s(&student),
+        "--data",
+        s(&jsonl),
+        "--bootstrap",
+        "0",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let header: Vec<&str> = r.stdout.lines().take(6).collect();
+    assert!(
+        header
+            .iter()
+            .any(|l| l.starts_with(" Teacher ") && l.contains("(logits)")),
+        "{header:?}"
+    );
+    assert!(
+        header.iter().any(
+            |l| l.starts_with(" Student ") && l.contains("DistilBertForSequenceClassification")
+        ),
+        "{header:?}"
+    );
 }
 
 /// A hub cache in huggingface_hub's layout holding `org/name` at one snapshot.

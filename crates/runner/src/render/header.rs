@@ -9,22 +9,19 @@ use crate::report::Report;
 
 /// The teacher and student lines (or their logits files), then the data line.
 pub(crate) fn text(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    if let (Some(t), Some(s)) = (&report.teacher_model, &report.student_model) {
-        write_model(out, "Teacher", t, None)?;
-        write_model(out, "Student", s, Some(t))?;
-    } else if let Some(t) = &report.teacher_model {
-        write_model(out, "Teacher", t, None)?;
+    let inputs = report.inputs.as_ref();
+    match (&report.teacher_model, inputs) {
+        (Some(t), _) => write_model(out, "Teacher", t, None)?,
+        (None, Some(i)) => writeln!(out, " Teacher  {} (logits)", i.teacher_logits)?,
+        (None, None) => {}
     }
-    if let Some(inputs) = &report.inputs {
-        if report.teacher_model.is_none() {
-            writeln!(out, " Teacher  {} (logits)", inputs.teacher_logits)?;
-        }
-        if report.student_model.is_none() {
-            writeln!(out, " Student  {} (logits)", inputs.student_logits)?;
-        }
-        if let Some(labels) = &inputs.labels {
-            writeln!(out, " Labels   {labels}")?;
-        }
+    match (&report.student_model, inputs) {
+        (Some(s), _) => write_model(out, "Student", s, report.teacher_model.as_ref())?,
+        (None, Some(i)) => writeln!(out, " Student  {} (logits)", i.student_logits)?,
+        (None, None) => {}
+    }
+    if let Some(labels) = inputs.and_then(|i| i.labels.as_ref()) {
+        writeln!(out, " Labels   {labels}")?;
     }
     if let Some(d) = &report.dataset {
         let mut source = d.source.clone();
