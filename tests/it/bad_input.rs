@@ -197,6 +197,19 @@ fn every_bad_input_exits_2_with_one_clear_message() {
             case("limit 0", &[], &["--limit", "hint:"]),
             report(&[("--limit", "0")]),
         ),
+        case(
+            "bench batch beyond memory",
+            &[
+                "bench",
+                "--model",
+                "models/distilbert",
+                "--batch-sizes",
+                "65536",
+                "--seq-len",
+                "128",
+            ],
+            &["attention entries", "--batch-sizes of at most", "hint:"],
+        ),
         // Hub dataset ids.
         with(
             case("empty hub id", &[], &["hf://datasets/", "hint:"]),

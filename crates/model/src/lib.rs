@@ -18,6 +18,12 @@ mod tokenizer;
 mod weights;
 
 pub use arch::Task;
+
+/// The most attention-score entries per head one batch may hold (batch size x tokens²): 2^27,
+/// e.g. 512 texts of 512 tokens or 8,192 of 128. Above it a forward pass would allocate tens of
+/// gigabytes (BERT-base: 12 heads x 4 bytes each, per layer), so passes split batches to stay
+/// below it and `bench` refuses batch sizes that would not.
+pub const MAX_ATTENTION_CELLS: usize = 1 << 27;
 pub use config::ProbeConfig;
 pub use device::{device_label, dtype_label, DTypeSpec, DeviceSpec};
 pub use error::{Error, Result};

@@ -477,6 +477,17 @@ pub enum Error {
         temperature: f64,
     },
 
+    /// A `bench` batch whose attention matrices would not fit in memory.
+    #[error("a batch of {batch_size} examples of {seq_len} tokens needs more than {} attention entries per head, too many to allocate\nhint: at {seq_len} tokens, use --batch-sizes of at most {largest} (or a smaller --seq-len)", distill_eval_model::MAX_ATTENTION_CELLS)]
+    BatchTooLarge {
+        /// The batch size asked for.
+        batch_size: usize,
+        /// Tokens per example.
+        seq_len: usize,
+        /// The largest batch size that fits at this length.
+        largest: usize,
+    },
+
     /// A checkpoint pattern that is not a valid glob.
     #[error("invalid pattern {pattern:?}: {reason}\nhint: quote the pattern so the shell passes it unexpanded, e.g. 'out/checkpoint-*'")]
     Pattern {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use candle::Device;
 use distill_eval_model::{Encoded, LoadOptions, ModelSource, TextInput};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::report::bench::{BenchReport, BenchRow};
 
 /// What to measure.
@@ -52,6 +52,14 @@ pub fn bench(opts: &BenchOptions, device: &Device) -> Result<BenchReport> {
     let mut rows = Vec::with_capacity(opts.batch_sizes.len());
     for &b in &opts.batch_sizes {
         let b = b.max(1);
+        let cells = b.saturating_mul(seq_len * seq_len);
+        if cells > distill_eval_model::MAX_ATTENTION_CELLS {
+            return Err(Error::BatchTooLarge {
+                batch_size: b,
+                seq_len,
+                largest: (distill_eval_model::MAX_ATTENTION_CELLS / (seq_len * seq_len)).max(1),
+            });
+        }
         let items: Vec<&Encoded> = std::iter::repeat_n(&enc, b).collect();
         let batch = model.batch(&items)?;
         for _ in 0..opts.warmup {

@@ -112,14 +112,19 @@ fn length_order(encoded: &[Encoded]) -> Vec<usize> {
 /// Splits length-sorted `order` into batches of at most `batch_size` examples, starting a new
 /// batch early when padding to the newest (longest) example would make more than half of the
 /// batch's tokens padding: one long outlier then runs alone instead of padding 63 short texts
-/// to its length.
+/// to its length. A batch also stays within
+/// [`MAX_ATTENTION_CELLS`](distill_eval_model::MAX_ATTENTION_CELLS) (examples x tokens²), so
+/// memory is bounded whatever `--batch-size` says.
 fn batches(order: &[usize], lens: &[usize], batch_size: usize) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut tokens) = (0, 0usize);
     for (pos, &i) in order.iter().enumerate() {
         let (count, len) = (pos - start, lens[i].max(1));
         let wasteful = count > 0 && (count + 1) * len > 2 * (tokens + len);
-        if count == batch_size || wasteful {
+        let too_big = count > 0
+            && (count + 1).saturating_mul(len.saturating_mul(len))
+                > distill_eval_model::MAX_ATTENTION_CELLS;
+        if count == batch_size || wasteful || too_big {
             out.push(start..pos);
             (start, tokens) = (pos, 0);
         }
@@ -163,6 +168,14 @@ mod tests {
         let lens = vec![10, 12, 14, 16, 18, 20];
         assert_eq!(batches(&(0..6).collect::<Vec<_>>(), &lens, 64), vec![0..6]);
         assert!(batches(&[], &[], 8).is_empty());
+        // Long texts: a batch never exceeds the attention budget, whatever the batch size.
+        let len = 4096;
+        let per_batch = distill_eval_model::MAX_ATTENTION_CELLS / (len * len);
+        let lens = vec![len; 3 * per_batch + 1];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let got = batches(&order, &lens, 65_536);
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|r| r.len() <= per_batch && !r.is_empty()));
     }
 
     #[test]
