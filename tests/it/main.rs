@@ -4,6 +4,7 @@ mod analysis;
 mod common;
 mod decide;
 mod html;
+mod regression;
 mod report;
 mod score;
 mod snapshots;

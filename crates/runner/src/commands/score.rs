@@ -21,6 +21,8 @@ pub struct ScoreOptions {
     pub setup: Setup,
     /// The quality gates.
     pub gates: Gates,
+    /// The family the outputs are scored by.
+    pub task: Task,
 }
 
 /// Reads the files, evaluates on `device` and returns the report.
@@ -36,7 +38,7 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         role: "student".to_owned(),
     };
     let mut reports = family::evaluate(
-        Task::Classification,
+        opts.task,
         &session,
         &teacher,
         &[student],
