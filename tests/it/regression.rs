@@ -5,7 +5,11 @@ use serde_json::Value;
 use crate::common::{assert_error, close, fixture, run, s};
 
 fn score(dir: &std::path::Path, extra: &[&str]) -> crate::common::Run {
-    let (t, st, y) = (dir.join("teacher.npy"), dir.join("student.npy"), dir.join("targets.npy"));
+    let (t, st, y) = (
+        dir.join("teacher.npy"),
+        dir.join("student.npy"),
+        dir.join("targets.npy"),
+    );
     let mut args = vec![
         "score",
         "--task",
@@ -31,7 +35,10 @@ fn conformance_figures_match_the_references() {
     let want: Value = serde_json::from_str(&text).unwrap();
     for side in ["teacher", "student"] {
         for key in ["mae", "rmse", "r2", "pearson", "spearman"] {
-            let (a, e) = (got[side][key].as_f64().unwrap(), want[side][key].as_f64().unwrap());
+            let (a, e) = (
+                got[side][key].as_f64().unwrap(),
+                want[side][key].as_f64().unwrap(),
+            );
             assert!(close(a, e, 1e-6, 1e-6), "{side}.{key}: {a} vs {e}");
         }
     }
@@ -52,7 +59,11 @@ fn text_report_and_retention_gate() {
     assert!(r.stdout.contains("R² retention: 91.3%"), "{}", r.stdout);
     let r = score(&dir, &["--min-retention", "0.95"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("R² retention 0.9129 is below 0.95"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("R² retention 0.9129 is below 0.95"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -68,11 +79,21 @@ fn bad_regression_input_exits_2() {
     std::fs::write(&nan, npy_f64(&[1.0, f64::NAN])).unwrap();
     let base = |t: &std::path::Path, st: &std::path::Path, y: &std::path::Path| {
         run(&[
-            "score", "--task", "regression", "--teacher-logits", s(t), "--student-logits",
-            s(st), "--labels", s(y),
+            "score",
+            "--task",
+            "regression",
+            "--teacher-logits",
+            s(t),
+            "--student-logits",
+            s(st),
+            "--labels",
+            s(y),
         ])
     };
-    assert_error(&base(&two, &one, &one), &["two.jsonl has 2 columns", "hint:"]);
+    assert_error(
+        &base(&two, &one, &one),
+        &["two.jsonl has 2 columns", "hint:"],
+    );
     assert_error(&base(&one, &three, &one), &["3", "2", "hint:"]);
     assert_error(&base(&one, &nan, &one), &["row 1", "NaN", "hint:"]);
 }

@@ -37,13 +37,7 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         source: StudentSource::Logits(opts.student_logits.clone()),
         role: "student".to_owned(),
     };
-    let mut reports = family::evaluate(
-        opts.task,
-        &session,
-        &teacher,
-        &[student],
-        &opts.gates,
-    )?;
+    let mut reports = family::evaluate(opts.task, &session, &teacher, &[student], &opts.gates)?;
     Ok(reports.remove(0))
 }
 
