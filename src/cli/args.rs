@@ -353,6 +353,10 @@ pub(crate) struct ScoreArgs {
     /// or whitespace-separated integers.
     #[arg(long, value_name = "FILE")]
     pub(crate) labels: PathBuf,
+    /// The task family: classification (logits, class-id labels) or regression (predictions of
+    /// shape (n, 1) and float targets in the same formats).
+    #[arg(long, value_name = "TASK", default_value = "classification")]
+    pub(crate) task: distill_eval_runner::family::Task,
     #[command(flatten)]
     pub(crate) metrics: MetricArgs,
     #[command(flatten)]

@@ -131,6 +131,7 @@ fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
             student_logits: args.student_logits.clone(),
             setup,
             gates: args.gates.gates(),
+            task: args.task,
         },
         &device,
     )?;

@@ -508,6 +508,22 @@ pub enum Error {
     #[error("no data given\nhint: pass --data FILE (.jsonl, .csv, .tsv, .parquet) or hf://datasets/ORG/NAME")]
     NoData,
 
+    /// Regression predictions or targets with more than one column.
+    #[error("{file} has {columns} columns but regression predictions and targets are one number per example\nhint: save shape (n, 1) (.npy, .safetensors) or JSONL arrays of one number")]
+    RegressionShape {
+        /// The file.
+        file: String,
+        /// Its columns.
+        columns: usize,
+    },
+
+    /// A family that reads only saved outputs was given a model.
+    #[error("the {task} family reads saved outputs only\nhint: use `distill-eval score --task {task}` with saved predictions")]
+    SavedOutputsOnly {
+        /// The family.
+        task: &'static str,
+    },
+
     /// No student to evaluate.
     #[error("no student given\nhint: pass --student (or --checkpoints) at least once")]
     NoStudents,

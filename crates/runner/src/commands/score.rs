@@ -21,6 +21,8 @@ pub struct ScoreOptions {
     pub setup: Setup,
     /// The quality gates.
     pub gates: Gates,
+    /// The family the outputs are scored by.
+    pub task: Task,
 }
 
 /// Reads the files, evaluates on `device` and returns the report.
@@ -35,13 +37,7 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         source: StudentSource::Logits(opts.student_logits.clone()),
         role: "student".to_owned(),
     };
-    let mut reports = family::evaluate(
-        Task::Classification,
-        &session,
-        &teacher,
-        &[student],
-        &opts.gates,
-    )?;
+    let mut reports = family::evaluate(opts.task, &session, &teacher, &[student], &opts.gates)?;
     Ok(reports.remove(0))
 }
 

@@ -55,6 +55,7 @@ macro_rules! families {
 
 families! {
     classification::Classification => Classification: "classification",
+    regression::Regression => Regression: "regression",
 }
 
 impl std::fmt::Display for Task {

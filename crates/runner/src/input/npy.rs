@@ -96,6 +96,14 @@ impl Npy {
     }
 
     /// Reads a 2-D float array as (rows, cols, values in C order).
+    /// Reads a float column: shape `(n)` is read as `(n, 1)`, anything else as logits.
+    pub(super) fn read_column(mut self) -> Result<(usize, usize, Floats)> {
+        if let [n] = *self.shape {
+            self.shape = vec![n, 1];
+        }
+        self.read_logits()
+    }
+
     pub(super) fn read_logits(mut self) -> Result<(usize, usize, Floats)> {
         const EXPECTED: &str = "float16, float32 or float64";
         let ts = self.type_str.clone();

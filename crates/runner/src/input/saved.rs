@@ -39,9 +39,20 @@ pub(crate) enum Floats {
 /// Values are not checked for NaN or infinities here: the metrics report the offending row.
 #[instrument(skip_all, fields(spec = spec))]
 pub fn read_logits(spec: &str, device: &Device) -> Result<Tensor> {
+    read_floats(spec, device, false)
+}
+
+/// Reads one number per example (regression predictions and targets): as [`read_logits`], and
+/// a 1-D `.npy` is read as `(n, 1)`.
+pub fn read_column(spec: &str, device: &Device) -> Result<Tensor> {
+    read_floats(spec, device, true)
+}
+
+fn read_floats(spec: &str, device: &Device, column: bool) -> Result<Tensor> {
     let (path, name) = split_spec(spec);
     let extension = extension(path);
     let (n, c, floats) = match extension.as_str() {
+        "npy" if column => npy::Npy::open(path)?.read_column()?,
         "npy" => npy::Npy::open(path)?.read_logits()?,
         "safetensors" => read_safetensors(path, name)?,
         "jsonl" | "json" | "ndjson" => read_jsonl_logits(path)?,
