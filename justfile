@@ -12,6 +12,14 @@ test:
 test-cuda:
     cargo test --workspace --features cuda
 
+# A real release build with the `cuda` feature, CUDA 13.4 from PyPI in target/cuda-venv; prints the binary's path
+build-cuda:
+    scripts/build-cuda
+
+# The prepared GPU check (CUDA vs CPU logits, dtypes, throughput, PyTorch ratio); CPU fallback without a GPU
+gpu-check:
+    scripts/gpu-check
+
 # Tests with the Metal backend (macOS)
 test-metal:
     cargo test --workspace --features metal
