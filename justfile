@@ -16,10 +16,6 @@ test-cuda:
 build-cuda:
     scripts/build-cuda
 
-# The prepared GPU check (CUDA vs CPU logits, dtypes, throughput, PyTorch ratio); CPU fallback without a GPU
-gpu-check:
-    scripts/gpu-check
-
 # Tests with the Metal backend (macOS)
 test-metal:
     cargo test --workspace --features metal
