@@ -12,6 +12,10 @@ test:
 test-cuda:
     cargo test --workspace --features cuda
 
+# A real release build with the `cuda` feature, CUDA 13.4 from PyPI in target/cuda-venv; prints the binary's path
+build-cuda:
+    scripts/build-cuda
+
 # Tests with the Metal backend (macOS)
 test-metal:
     cargo test --workspace --features metal

@@ -26,6 +26,10 @@ struct BatchVectors {
     s_finite: Tensor,
 }
 
+/// Set to `1`, every [`Accumulator`] takes the device-tensor path on the CPU too (see
+/// [`Accumulator::with_tensor_path`]).
+pub const TENSOR_PATH_ENV: &str = "DISTILL_EVAL_TENSOR_METRICS";
+
 /// Accumulates teacher and student logits batch by batch, on their device.
 ///
 /// `update` computes confidences, predictions, divergences and losses on the device and keeps
@@ -35,6 +39,9 @@ pub struct Accumulator {
     num_classes: usize,
     /// How the fused CPU kernel sums float32 softmax denominators (PyTorch's order here).
     sum_order: fused::SumOrder,
+    /// Whether CPU batches also take the tensor path (the one GPUs take) instead of the fused
+    /// kernel.
+    tensor_path: bool,
     cfg: MetricsConfig,
     batches: Vec<BatchVectors>,
     rows: usize,
@@ -148,10 +155,20 @@ impl Accumulator {
         Ok(Self {
             num_classes,
             sum_order: fused::SumOrder::detect(),
+            tensor_path: std::env::var_os(TENSOR_PATH_ENV).is_some_and(|v| v == "1"),
             cfg: cfg.clone(),
             batches: Vec::new(),
             rows: 0,
         })
+    }
+
+    /// Sends every batch through the device-tensor path, even on the CPU, where the fused
+    /// kernel would run: the path CUDA and Metal take, so that it can be tested and compared
+    /// on a machine without a GPU. Setting `DISTILL_EVAL_TENSOR_METRICS=1` does the same for
+    /// every accumulator (the end-to-end tests and `scripts/gpu-check` use it).
+    pub fn with_tensor_path(mut self) -> Self {
+        self.tensor_path = true;
+        self
     }
 
     /// Examples accumulated so far.
@@ -209,7 +226,7 @@ impl Accumulator {
         let gather_labels = labels
             .clamp(0i64, (self.num_classes - 1) as i64)?
             .to_dtype(DType::U32)?;
-        let batch = if fused::applies(teacher, &student) {
+        let batch = if !self.tensor_path && fused::applies(teacher, &student) {
             let params = fused::Params {
                 temperature: t,
                 order: self.sum_order,
@@ -294,12 +311,30 @@ mod tests {
     use serde_json::Value;
     use std::path::PathBuf;
 
-    /// Expands a device-generic test `fn case(dev: &Device)` into one test per backend.
+    std::thread_local! {
+        /// Whether `accumulate` forces the tensor path (set by the `*_cpu_tensor` tests).
+        static TENSOR_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with `accumulate` sending CPU batches down the tensor path (the GPUs' path).
+    fn on_tensor_path(f: impl FnOnce()) {
+        TENSOR_PATH.with(|p| p.set(true));
+        f();
+        TENSOR_PATH.with(|p| p.set(false));
+    }
+
+    /// Expands a device-generic test `fn case(dev: &Device)` into one test per backend, and one
+    /// more on the CPU through the tensor path that the GPUs take (the plain CPU test runs the
+    /// fused kernel).
     macro_rules! test_device {
-        ($fn_name:ident, $cpu:ident, $cuda:ident, $metal:ident) => {
+        ($fn_name:ident, $cpu:ident, $cpu_tensor:ident, $cuda:ident, $metal:ident) => {
             #[test]
             fn $cpu() {
                 $fn_name(&Device::Cpu)
+            }
+            #[test]
+            fn $cpu_tensor() {
+                on_tensor_path(|| $fn_name(&Device::Cpu))
             }
             #[cfg(feature = "cuda")]
             #[test]
@@ -337,6 +372,9 @@ mod tests {
     ) -> Result<Evaluation> {
         let (n, c) = t.dims2()?;
         let mut acc = Accumulator::new(c, cfg)?;
+        if TENSOR_PATH.with(|p| p.get()) {
+            acc = acc.with_tensor_path();
+        }
         let mut start = 0;
         while start < n {
             let len = batch.min(n - start);
@@ -475,6 +513,7 @@ mod tests {
     test_device!(
         conformance,
         conformance_cpu,
+        conformance_cpu_tensor,
         conformance_cuda,
         conformance_metal
     );
@@ -612,6 +651,7 @@ mod tests {
     test_device!(
         edge_cases,
         edge_cases_cpu,
+        edge_cases_cpu_tensor,
         edge_cases_cuda,
         edge_cases_metal
     );
@@ -694,7 +734,106 @@ mod tests {
         .is_err());
         assert!(Accumulator::new(0, &cfg).is_err());
     }
-    test_device!(errors, errors_cpu, errors_cuda, errors_metal);
+    test_device!(
+        errors,
+        errors_cpu,
+        errors_cpu_tensor,
+        errors_cuda,
+        errors_metal
+    );
+
+    /// Every number of two serialized evaluations agrees within `rel` (relative) or `abs`;
+    /// everything else is equal.
+    #[track_caller]
+    fn assert_json_close(what: &str, a: &Value, b: &Value, rel: f64, abs: f64) {
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!(close(x, y, rel, abs), "{what}: {x} (tensor) vs {y} (fused)");
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                assert_eq!(x.len(), y.len(), "{what}: lengths");
+                for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                    assert_json_close(&format!("{what}[{i}]"), x, y, rel, abs);
+                }
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                assert_eq!(
+                    x.keys().collect::<Vec<_>>(),
+                    y.keys().collect::<Vec<_>>(),
+                    "{what}: keys"
+                );
+                for (k, x) in x {
+                    assert_json_close(&format!("{what}.{k}"), x, &y[k], rel, abs);
+                }
+            }
+            _ => assert_eq!(a, b, "{what}"),
+        }
+    }
+
+    /// The whole evaluation through the tensor path (what CUDA and Metal run) equals the fused
+    /// CPU kernel's: on the reference fixtures, at two temperatures, in float32, float64 and
+    /// half-precision logits, with more classes than `SEQUENTIAL_SUM_MAX_CLASSES`. Up to 64
+    /// classes the per-example vectors are bit for bit equal, so the statistics are too; above,
+    /// confidences may differ in their last bit, which can move a tie, hence the tolerance.
+    #[test]
+    fn tensor_path_and_fused_kernel_give_the_same_evaluation() {
+        let dev = &Device::Cpu;
+        let both = |t: &Tensor, s: &Tensor, labels: &Tensor, cfg: &MetricsConfig, what: &str| {
+            let c = t.dims2().unwrap().1;
+            let run = |tensor: bool| {
+                let mut acc = Accumulator::new(c, cfg).unwrap();
+                if tensor {
+                    acc = acc.with_tensor_path();
+                }
+                acc.update(t, s, labels).unwrap();
+                serde_json::to_value(acc.finish().unwrap()).unwrap()
+            };
+            let (tensor, fused) = (run(true), run(false));
+            if c <= probs::SEQUENTIAL_SUM_MAX_CLASSES && t.dtype() != DType::F64 {
+                assert_eq!(tensor, fused, "{what}");
+            } else {
+                assert_json_close(what, &tensor, &fused, 1e-3, 1e-9);
+            }
+        };
+        for case in ["binary", "multiclass", "ties", "saturated"] {
+            let dir = fixtures().join("score").join(case);
+            let read = |f: &str| Tensor::read_npy(dir.join(f)).unwrap();
+            let (t, s, labels) = (read("teacher.npy"), read("student.npy"), read("labels.npy"));
+            for temperature in [1.0, 2.5] {
+                let cfg = MetricsConfig {
+                    temperature,
+                    ..MetricsConfig::default()
+                };
+                both(&t, &s, &labels, &cfg, &format!("{case}, T = {temperature}"));
+            }
+        }
+        for (c, dtype) in [
+            (3, DType::F32),
+            (10, DType::F64),
+            (10, DType::F16),
+            (10, DType::BF16),
+            (300, DType::F32),
+        ] {
+            let b = 500;
+            let logits = |seed| {
+                Tensor::from_vec(mixed_logits(b, c, seed), (b, c), dev)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap()
+            };
+            let labels: Vec<u32> = (0..b as u32).map(|i| (i * 7) % c as u32).collect();
+            let labels = Tensor::new(labels.as_slice(), dev).unwrap();
+            let cfg = MetricsConfig::default();
+            both(
+                &logits(3),
+                &logits(4),
+                &labels,
+                &cfg,
+                &format!("C = {c}, {dtype:?}"),
+            );
+        }
+    }
 
     #[test]
     fn half_precision_logits_are_accepted() {

@@ -39,7 +39,7 @@ pub mod tasks;
 pub mod temperature;
 mod verdict;
 
-pub use accumulator::Accumulator;
+pub use accumulator::{Accumulator, TENSOR_PATH_ENV};
 pub use bootstrap::{bootstrap, Bootstrap, BootstrapConfig, Interval};
 pub use calibration::CalibrationBin;
 pub use classification::ClassMetrics;
