@@ -1,0 +1,214 @@
+//! Token-level statistics for causal LMs: per scored token, the divergence of the student's
+//! next-token distribution from the teacher's, whether their argmaxes agree, and each model's
+//! negative log-likelihood of the true next token.
+//!
+//! Everything over the vocabulary runs on the logits' device; only per-token scalars come
+//! back to the host ([`TokenStats`]), so host memory is O(tokens), not O(tokens x vocab).
+//! The temperature applies to the divergences only; NLL (hence perplexity) is always at T = 1.
+
+use candle::{DType, Tensor, D};
+
+use crate::error::{Error, Result};
+use crate::probs::{divergences, log_probs, nll_per_example, precise_dtype};
+
+/// Per-token figures for a batch of scored positions, on the host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenStats {
+    /// KL(p || q) at the temperature, per token.
+    pub kl: Vec<f64>,
+    /// KL(q || p) at the temperature.
+    pub reverse_kl: Vec<f64>,
+    /// Jensen-Shannon divergence (natural log) at the temperature.
+    pub js: Vec<f64>,
+    /// Whether the teacher's and student's argmax agree.
+    pub top1_agree: Vec<bool>,
+    /// Teacher's NLL of the true next token (T = 1).
+    pub teacher_nll: Vec<f64>,
+    /// Student's NLL of the true next token (T = 1).
+    pub student_nll: Vec<f64>,
+}
+
+impl TokenStats {
+    /// Appends another batch's figures.
+    pub fn extend(&mut self, other: TokenStats) {
+        self.kl.extend(other.kl);
+        self.reverse_kl.extend(other.reverse_kl);
+        self.js.extend(other.js);
+        self.top1_agree.extend(other.top1_agree);
+        self.teacher_nll.extend(other.teacher_nll);
+        self.student_nll.extend(other.student_nll);
+    }
+
+    /// Number of scored tokens.
+    pub fn len(&self) -> usize {
+        self.kl.len()
+    }
+
+    /// Whether no token was scored.
+    pub fn is_empty(&self) -> bool {
+        self.kl.is_empty()
+    }
+
+    /// Mean KL(p || q), or `None` with no token.
+    pub fn mean_kl(&self) -> Option<f64> {
+        mean(&self.kl)
+    }
+
+    /// Share of tokens whose argmaxes agree.
+    pub fn top1_agreement(&self) -> Option<f64> {
+        let n = self.top1_agree.len();
+        (n > 0).then(|| self.top1_agree.iter().filter(|&&a| a).count() as f64 / n as f64)
+    }
+
+    /// Teacher's perplexity: exp of the mean NLL pooled over all scored tokens.
+    pub fn teacher_perplexity(&self) -> Option<f64> {
+        mean(&self.teacher_nll).map(f64::exp)
+    }
+
+    /// Student's perplexity.
+    pub fn student_perplexity(&self) -> Option<f64> {
+        mean(&self.student_nll).map(f64::exp)
+    }
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Per-token figures for `(n, V)` teacher and student logits of the same `n` positions and
+/// the `(n)` u32 true next tokens `targets`.
+pub fn token_stats(
+    teacher: &Tensor,
+    student: &Tensor,
+    targets: &Tensor,
+    temperature: f64,
+) -> Result<TokenStats> {
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(Error::InvalidConfig {
+            name: "temperature",
+            expected: "a finite number > 0",
+            value: temperature.to_string(),
+            hint: "pass --temperature 1 for the models' own distributions",
+        });
+    }
+    let (n, v) = teacher.dims2()?;
+    let (ns, vs) = student.dims2()?;
+    let nt = targets.dims1()?;
+    if (ns, vs) != (n, v) || nt != n {
+        return Err(Error::InvalidConfig {
+            name: "token logits",
+            expected:
+                "(positions, vocab) teacher and student logits and (positions) targets of one shape",
+            value: format!(
+                "teacher {:?}, student {:?}, targets {:?}",
+                (n, v),
+                (ns, vs),
+                nt
+            ),
+            hint: "score the same positions with models of one vocabulary",
+        });
+    }
+    if n == 0 {
+        return Ok(TokenStats::default());
+    }
+    let dtype = precise_dtype(teacher.device());
+    let log_p = log_probs(teacher, temperature, dtype)?;
+    let log_q = log_probs(student, temperature, dtype)?;
+    let d = divergences(&log_p, &log_q, &log_p.exp()?, &log_q.exp()?)?;
+    let (lp1, lq1) = if temperature == 1.0 {
+        (log_p, log_q)
+    } else {
+        (
+            log_probs(teacher, 1.0, dtype)?,
+            log_probs(student, 1.0, dtype)?,
+        )
+    };
+    let targets = targets.to_dtype(DType::U32)?;
+    let t_nll = nll_per_example(&lp1, &targets)?;
+    let s_nll = nll_per_example(&lq1, &targets)?;
+    let agree = teacher.argmax(D::Minus1)?.eq(&student.argmax(D::Minus1)?)?;
+    let host = |t: &Tensor| -> Result<Vec<f64>> { Ok(t.to_dtype(DType::F64)?.to_vec1()?) };
+    Ok(TokenStats {
+        kl: host(&d.kl)?,
+        reverse_kl: host(&d.reverse_kl)?,
+        js: host(&d.js)?,
+        top1_agree: agree.to_vec1::<u8>()?.into_iter().map(|a| a != 0).collect(),
+        teacher_nll: host(&t_nll)?,
+        student_nll: host(&s_nll)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle::Device;
+
+    /// Independent f64 host reference.
+    fn reference(t: &[f64], s: &[f64], temp: f64) -> (f64, f64) {
+        let ls = |z: &[f64], tt: f64| {
+            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = z.iter().map(|x| ((x - m) / tt).exp()).sum::<f64>().ln();
+            z.iter().map(|x| (x - m) / tt - lse).collect::<Vec<_>>()
+        };
+        let (lp, lq) = (ls(t, temp), ls(s, temp));
+        let kl = lp.iter().zip(&lq).map(|(a, b)| a.exp() * (a - b)).sum();
+        let rkl = lp.iter().zip(&lq).map(|(a, b)| b.exp() * (b - a)).sum();
+        (kl, rkl)
+    }
+
+    #[test]
+    fn matches_host_reference_and_pools_perplexity_at_t1() -> Result<()> {
+        let dev = Device::Cpu;
+        let t = [
+            [2.0f32, 0.5, -1.0, 0.0],
+            [0.0, 3.0, 1.0, -2.0],
+            [1.0, 1.0, 1.0, 1.0],
+        ];
+        let s = [
+            [1.5f32, 0.7, -0.5, 0.2],
+            [2.5, 0.0, 1.0, -1.0],
+            [1.0, 1.0, 1.0, 1.0],
+        ];
+        let targets = Tensor::new(&[0u32, 1, 3], &dev)?;
+        let temp = 2.0;
+        let st = token_stats(
+            &Tensor::new(&t, &dev)?,
+            &Tensor::new(&s, &dev)?,
+            &targets,
+            temp,
+        )?;
+        assert_eq!(st.len(), 3);
+        for i in 0..3 {
+            let tf: Vec<f64> = t[i].iter().map(|&x| x as f64).collect();
+            let sf: Vec<f64> = s[i].iter().map(|&x| x as f64).collect();
+            let (kl, rkl) = reference(&tf, &sf, temp);
+            assert!((st.kl[i] - kl).abs() < 1e-6, "kl {i}: {} vs {kl}", st.kl[i]);
+            assert!((st.reverse_kl[i] - rkl).abs() < 1e-6);
+            assert!(st.js[i] <= std::f64::consts::LN_2 && st.js[i] >= 0.0);
+        }
+        assert_eq!(st.kl[2], 0.0);
+        assert_eq!(st.top1_agree, vec![true, false, true]);
+        // NLL at T = 1 regardless of the divergence temperature.
+        let tf: Vec<f64> = t[1].iter().map(|&x| x as f64).collect();
+        let lse = tf.iter().map(|x| x.exp()).sum::<f64>().ln();
+        assert!((st.teacher_nll[1] - (lse - 3.0)).abs() < 1e-6);
+        assert!((st.student_nll[2] - 4f64.ln()).abs() < 1e-6);
+        let ppl = (st.teacher_nll.iter().sum::<f64>() / 3.0).exp();
+        assert!((st.teacher_perplexity().unwrap() - ppl).abs() < 1e-12);
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_mismatched_shapes_and_bad_temperature() -> Result<()> {
+        let dev = Device::Cpu;
+        let a = Tensor::zeros((2, 3), DType::F32, &dev)?;
+        let b = Tensor::zeros((2, 4), DType::F32, &dev)?;
+        let y = Tensor::new(&[0u32, 1], &dev)?;
+        assert!(token_stats(&a, &b, &y, 1.0).is_err());
+        assert!(token_stats(&a, &a, &y, 0.0).is_err());
+        let st = token_stats(&a, &a, &y, 1.0)?;
+        assert_eq!(st.mean_kl(), Some(0.0));
+        assert!((st.teacher_perplexity().unwrap() - 3.0).abs() < 1e-6);
+        Ok(())
+    }
+}
