@@ -46,3 +46,7 @@ screenshot:
 
 # What CI runs (.ci/run adds the checks of the machine it runs on)
 ci: lint test
+
+# distill-eval against transformers on MiniLM and BERT-base, same texts, batches and threads (venv under target/speed)
+speed:
+    scripts/speed/speed.sh
