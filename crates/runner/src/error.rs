@@ -585,12 +585,14 @@ impl Error {
     /// student's file or model; everything else is passed through.
     pub(crate) fn from_metrics(e: distill_eval_metrics::Error, origins: &Origins) -> Self {
         use distill_eval_metrics::{Error as M, Side};
+        // The input and role a per-side error is about.
+        let named = |side: Side| match side {
+            Side::Teacher => (origins.teacher.clone(), "teacher"),
+            _ => (origins.student.clone(), "student"),
+        };
         match e {
             M::NonFinite { side, row } => {
-                let (source_name, role) = match side {
-                    Side::Teacher => (origins.teacher.clone(), "teacher"),
-                    _ => (origins.student.clone(), "student"),
-                };
+                let (source_name, role) = named(side);
                 Error::NonFinite {
                     source_name,
                     role,
@@ -602,10 +604,7 @@ impl Error {
                 row,
                 temperature,
             } => {
-                let (source_name, role) = match side {
-                    Side::Teacher => (origins.teacher.clone(), "teacher"),
-                    _ => (origins.student.clone(), "student"),
-                };
+                let (source_name, role) = named(side);
                 Error::Overflow {
                     source_name,
                     role,
