@@ -272,16 +272,7 @@ fn confidence<T: Logit>(
     for (e, &v) in e.iter_mut().zip(x) {
         *e = (z(v) - m).exp();
     }
-    let r = order.sum(e).recip();
-    let mut conf = e[0] * r;
-    let mut pred = 0u32;
-    for (j, &e) in e.iter().enumerate().skip(1) {
-        let p = e * r;
-        if conf < p {
-            conf = p;
-            pred = j as u32;
-        }
-    }
+    let (conf, pred) = first_max(e, order.sum(e).recip());
     // NaN (a failed float32 softmax) or 0 falls back, as in the tensor path's check.
     if conf.is_nan() || conf <= 0.0 {
         return confidence_wide(x, temperature, e64);
@@ -305,7 +296,13 @@ fn confidence_wide<T: Logit>(x: &[T], temperature: f64, e: &mut [f64]) -> (f32, 
         *e = ((v.as_f64() - m) / temperature).exp();
         s += *e;
     }
-    let r = s.recip();
+    let (conf, pred) = first_max(e, s.recip());
+    (conf as f32, pred)
+}
+
+/// The largest of `e[j] * r` and the first index of it, each product rounded as written (the
+/// softmax normalisation of both confidence paths).
+fn first_max<F: Copy + PartialOrd + std::ops::Mul<Output = F>>(e: &[F], r: F) -> (F, u32) {
     let mut conf = e[0] * r;
     let mut pred = 0u32;
     for (j, &e) in e.iter().enumerate().skip(1) {
@@ -315,7 +312,7 @@ fn confidence_wide<T: Logit>(x: &[T], temperature: f64, e: &mut [f64]) -> (f32, 
             pred = j as u32;
         }
     }
-    (conf as f32, pred)
+    (conf, pred)
 }
 
 /// Float64 log-probabilities of one row as `probs::log_probs` computes them
