@@ -37,6 +37,7 @@ pub mod rank;
 pub mod significance;
 pub mod tasks;
 pub mod temperature;
+pub mod token_summary;
 pub mod tokens;
 mod verdict;
 

@@ -26,6 +26,13 @@ pub struct TokenStats {
     pub teacher_nll: Vec<f64>,
     /// Student's NLL of the true next token (T = 1).
     pub student_nll: Vec<f64>,
+    /// |top-k(p) ∩ top-k(q)| / k per token (k of [`token_stats`], at T = 1).
+    pub topk_overlap: Vec<f64>,
+    /// The teacher's k most likely next tokens per token (ids and probabilities at T = 1, most
+    /// likely first; ties broken towards the lower id).
+    pub teacher_top: Vec<Vec<(u32, f32)>>,
+    /// The student's k most likely next tokens per token.
+    pub student_top: Vec<Vec<(u32, f32)>>,
 }
 
 impl TokenStats {
@@ -37,6 +44,9 @@ impl TokenStats {
         self.top1_agree.extend(other.top1_agree);
         self.teacher_nll.extend(other.teacher_nll);
         self.student_nll.extend(other.student_nll);
+        self.topk_overlap.extend(other.topk_overlap);
+        self.teacher_top.extend(other.teacher_top);
+        self.student_top.extend(other.student_top);
     }
 
     /// Number of scored tokens.
@@ -75,13 +85,44 @@ fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
+/// The `k` largest entries of each row of `(n, V)` `log_p` (ties towards the lower index), as
+/// `(n, k)` u32 ids and `(n, k)` values, on the device: `k` rounds of a first-maximum scan with
+/// the winners masked, O(k V) per row rather than a sort of the vocabulary.
+pub fn top_k(log_p: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
+    let (n, v) = log_p.dims2()?;
+    let k = k.min(v);
+    let device = log_p.device();
+    let columns = Tensor::arange(0u32, v as u32, device)?.reshape((1, v))?;
+    let floor = Tensor::full(f64::NEG_INFINITY, (n, v), device)?.to_dtype(log_p.dtype())?;
+    let mut rest = log_p.clone();
+    let (mut ids, mut values) = (Vec::with_capacity(k), Vec::with_capacity(k));
+    for _ in 0..k {
+        let id = rest.argmax_keepdim(D::Minus1)?; // (n, 1)
+        values.push(log_p.gather(&id, D::Minus1)?);
+        let hit = columns.broadcast_eq(&id)?; // (n, v)
+        rest = hit.where_cond(&floor, &rest)?;
+        ids.push(id);
+    }
+    Ok((Tensor::cat(&ids, 1)?, Tensor::cat(&values, 1)?))
+}
+
+/// Each model's log-probability (T = 1) of `targets` under `(n, V)` logits, on the host: the
+/// pieces of a multiple-choice continuation score.
+pub fn target_log_probs(logits: &Tensor, targets: &Tensor) -> Result<Vec<f64>> {
+    let log_p = log_probs(logits, 1.0, precise_dtype(logits.device()))?;
+    let nll = nll_per_example(&log_p, &targets.to_dtype(DType::U32)?)?;
+    Ok(nll.neg()?.to_dtype(DType::F64)?.to_vec1()?)
+}
+
 /// Per-token figures for `(n, V)` teacher and student logits of the same `n` positions and
-/// the `(n)` u32 true next tokens `targets`.
+/// the `(n)` u32 true next tokens `targets`; `k` sets the top-k overlap and how many top
+/// tokens come back.
 pub fn token_stats(
     teacher: &Tensor,
     student: &Tensor,
     targets: &Tensor,
     temperature: f64,
+    k: usize,
 ) -> Result<TokenStats> {
     if !(temperature.is_finite() && temperature > 0.0) {
         return Err(Error::InvalidConfig {
@@ -127,8 +168,31 @@ pub fn token_stats(
     let t_nll = nll_per_example(&lp1, &targets)?;
     let s_nll = nll_per_example(&lq1, &targets)?;
     let agree = teacher.argmax(D::Minus1)?.eq(&student.argmax(D::Minus1)?)?;
+    let k = k.clamp(1, v);
+    let (t_ids, t_lp) = top_k(&lp1, k)?;
+    let (s_ids, s_lp) = top_k(&lq1, k)?;
+    // (n, k, 1) against (n, 1, k): a top-k id of one model found among the other's.
+    let common = t_ids
+        .unsqueeze(2)?
+        .broadcast_eq(&s_ids.unsqueeze(1)?)?
+        .to_dtype(DType::F32)?
+        .sum(2)?
+        .sum(1)?; // (n)
+    let overlap = (common.to_dtype(DType::F64)? / k as f64)?;
     let host = |t: &Tensor| -> Result<Vec<f64>> { Ok(t.to_dtype(DType::F64)?.to_vec1()?) };
+    let tops = |ids: &Tensor, lp: &Tensor| -> Result<Vec<Vec<(u32, f32)>>> {
+        let ids = ids.to_vec2::<u32>()?;
+        let p = lp.exp()?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        Ok(ids
+            .into_iter()
+            .zip(p)
+            .map(|(i, p)| i.into_iter().zip(p).collect())
+            .collect())
+    };
     Ok(TokenStats {
+        topk_overlap: host(&overlap)?,
+        teacher_top: tops(&t_ids, &t_lp)?,
+        student_top: tops(&s_ids, &s_lp)?,
         kl: host(&d.kl)?,
         reverse_kl: host(&d.reverse_kl)?,
         js: host(&d.js)?,
@@ -176,8 +240,22 @@ mod tests {
             &Tensor::new(&s, &dev)?,
             &targets,
             temp,
+            2,
         )?;
         assert_eq!(st.len(), 3);
+        // Top-2 at T = 1: teacher rows {0, 1}, {1, 2}, {0, 1} (ties to the lower id); student
+        // rows {0, 1}, {0, 2}, {0, 1}.
+        let ids = |top: &[Vec<(u32, f32)>]| -> Vec<Vec<u32>> {
+            top.iter()
+                .map(|r| r.iter().map(|x| x.0).collect())
+                .collect()
+        };
+        assert_eq!(ids(&st.teacher_top), [[0, 1], [1, 2], [0, 1]]);
+        assert_eq!(ids(&st.student_top), [[0, 1], [0, 2], [0, 1]]);
+        assert_eq!(st.topk_overlap, [1.0, 0.5, 1.0]);
+        assert!((st.teacher_top[2][0].1 - 0.25).abs() < 1e-6);
+        let total: f32 = st.student_top[0].iter().map(|x| x.1).sum();
+        assert!(total < 1.0 && total > 0.5, "{total}");
         for i in 0..3 {
             let tf: Vec<f64> = t[i].iter().map(|&x| x as f64).collect();
             let sf: Vec<f64> = s[i].iter().map(|&x| x as f64).collect();
@@ -204,9 +282,14 @@ mod tests {
         let a = Tensor::zeros((2, 3), DType::F32, &dev)?;
         let b = Tensor::zeros((2, 4), DType::F32, &dev)?;
         let y = Tensor::new(&[0u32, 1], &dev)?;
-        assert!(token_stats(&a, &b, &y, 1.0).is_err());
-        assert!(token_stats(&a, &a, &y, 0.0).is_err());
-        let st = token_stats(&a, &a, &y, 1.0)?;
+        assert!(token_stats(&a, &b, &y, 1.0, 5).is_err());
+        assert!(token_stats(&a, &a, &y, 0.0, 5).is_err());
+        let st = token_stats(&a, &a, &y, 1.0, 5)?;
+        // k is capped at the vocabulary.
+        assert_eq!(st.teacher_top[0].len(), 3);
+        assert_eq!(st.topk_overlap, [1.0, 1.0]);
+        let lp = target_log_probs(&a, &y)?;
+        assert!((lp[0] + 3f64.ln()).abs() < 1e-6);
         assert_eq!(st.mean_kl(), Some(0.0));
         assert!((st.teacher_perplexity().unwrap() - 3.0).abs() < 1e-6);
         Ok(())
