@@ -101,6 +101,21 @@ fn tokenizer_files(
     })
 }
 
+/// What `source` is (a classifier or a causal LM), from its config.json alone: no tokenizer or
+/// weight is read, so a command can pick its task family before loading anything.
+pub fn probe_task(source: &ModelSource, hub: &HubOptions) -> Result<Task> {
+    let files = Files::open(source, hub)?;
+    let Some(config_path) = files.find("config.json")? else {
+        let path = match &files {
+            Files::Local(dir) => dir.clone(),
+            Files::Hub(repo) => PathBuf::from(repo.repo_id()),
+        };
+        return Err(Error::MissingConfig { path });
+    };
+    let probe = ProbeConfig::read(&config_path)?;
+    Ok(arch::lookup(&probe)?.task())
+}
+
 /// Resolves the files, probes config.json, dispatches on the architecture, builds the model on
 /// `device` in the requested dtype and loads the model's own tokenizer.
 #[tracing::instrument(skip_all, fields(model = %source))]

@@ -180,6 +180,12 @@ impl Model {
         Ok(self.device.with_context(|| lm.logits(hidden))?)
     }
 
+    /// How the tokenizer decodes one token id on its own (special tokens kept; a byte-level
+    /// piece of a multi-byte character shows as U+FFFD), for showing tokens in reports.
+    pub fn token_text(&self, id: u32) -> String {
+        self.encoder.token_text(id)
+    }
+
     /// The tokenizer's vocabulary size, added tokens included (may be below
     /// [`Self::lm_vocab_size`]).
     pub fn tokenizer_vocab_size(&self) -> usize {

@@ -199,6 +199,10 @@ impl TextEncoder {
     }
 
     /// Vocabulary size, added tokens included.
+    pub(crate) fn token_text(&self, id: u32) -> String {
+        self.tokenizer.decode(&[id], false).unwrap_or_default()
+    }
+
     pub(crate) fn vocab_size(&self) -> usize {
         self.tokenizer.get_vocab_size(true)
     }
