@@ -67,6 +67,13 @@ pub fn label_ids(rows: &[Row], names: &[String], source: &str, field: &str) -> R
                     Ok(*id)
                 }
             }
+            Label::Absent => Err(Error::UnknownLabel {
+                source_name: source.to_owned(),
+                at: r.position,
+                field: field.to_owned(),
+                label: String::new(),
+                known: names.to_vec(),
+            }),
             Label::Name(name) => names
                 .iter()
                 .position(|n| n == name)

@@ -68,6 +68,9 @@ pub struct DataOptions {
     pub label_field: Option<String>,
     /// Stop after this many rows.
     pub limit: Option<usize>,
+    /// Documents for a causal LM: only the text column is read (no pair, no label), and a
+    /// `.txt` file is one document.
+    pub texts_only: bool,
 }
 
 /// A gold label as the file spells it.
@@ -78,6 +81,8 @@ pub enum Label {
     Id(i64),
     /// A class name, to be mapped through the models' `label2id`.
     Name(String),
+    /// No label: a causal LM's document ([`DataOptions::texts_only`]).
+    Absent,
 }
 
 impl fmt::Display for Label {
@@ -85,6 +90,7 @@ impl fmt::Display for Label {
         match self {
             Self::Id(id) => write!(f, "{id}"),
             Self::Name(name) => write!(f, "{name:?}"),
+            Self::Absent => f.write_str("none"),
         }
     }
 }
@@ -113,11 +119,14 @@ pub enum DataFormat {
     Tsv,
     /// Apache Parquet (`.parquet`).
     Parquet,
+    /// Plain text (`.txt`): the whole file is one document (causal LMs only).
+    Text,
 }
 
 impl DataFormat {
     /// The extensions [`DataFormat::from_path`] accepts, for messages.
-    pub const EXTENSIONS: &'static str = ".jsonl, .json, .csv, .tsv, .tab or .parquet";
+    pub const EXTENSIONS: &'static str =
+        ".jsonl, .json, .csv, .tsv, .tab or .parquet (.txt for causal LMs)";
 
     /// The format named by a file's extension (case-insensitive).
     pub fn from_path(path: &Path) -> Result<Self> {
@@ -130,6 +139,7 @@ impl DataFormat {
             "csv" => Ok(Self::Csv),
             "tsv" | "tab" => Ok(Self::Tsv),
             "parquet" => Ok(Self::Parquet),
+            "txt" => Ok(Self::Text),
             _ => Err(Error::UnknownFormat {
                 path: path.to_path_buf(),
                 extension,
@@ -146,6 +156,7 @@ impl fmt::Display for DataFormat {
             Self::Csv => "csv",
             Self::Tsv => "tsv",
             Self::Parquet => "parquet",
+            Self::Text => "txt",
         })
     }
 }
@@ -157,7 +168,7 @@ pub struct Fields {
     pub text: String,
     /// The second text column of a pair task.
     pub text_pair: Option<String>,
-    /// The label column.
+    /// The label column (empty when none is read: [`DataOptions::texts_only`]).
     pub label: String,
 }
 
@@ -188,6 +199,7 @@ pub fn load_file(path: &Path, opts: &DataOptions) -> Result<Dataset> {
             let fields = columnar::read(path, opts, &mut rows)?;
             (fields, rows)
         }
+        DataFormat::Text => read_document(path, opts)?,
     };
     if rows.is_empty() {
         return Err(Error::EmptyData {
@@ -219,8 +231,9 @@ pub fn load_parquet_files(source: &str, paths: &[PathBuf], opts: &DataOptions) -
             Some(f) => DataOptions {
                 text_field: Some(f.text.clone()),
                 text_pair_field: f.text_pair.clone(),
-                label_field: Some(f.label.clone()),
+                label_field: (!f.label.is_empty()).then(|| f.label.clone()),
                 limit: opts.limit,
+                texts_only: opts.texts_only,
             },
             None => opts.clone(),
         };
@@ -260,6 +273,25 @@ fn resolve_fields(path: &Path, columns: &[String], opts: &DataOptions) -> Result
         }
     };
     let text_override = require(FieldRole::Text, &opts.text_field)?;
+    if opts.texts_only {
+        let text = match text_override {
+            Some(text) => text,
+            None => TEXT_FIELDS
+                .iter()
+                .find_map(|name| find_column(columns, name))
+                .ok_or_else(|| Error::FieldNotDetected {
+                    path: path.to_path_buf(),
+                    role: FieldRole::Text,
+                    tried: TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
+                    available: columns.to_vec(),
+                })?,
+        };
+        return Ok(Fields {
+            text,
+            text_pair: None,
+            label: String::new(),
+        });
+    }
     let pair_override = require(FieldRole::TextPair, &opts.text_pair_field)?;
     let label_override = require(FieldRole::Label, &opts.label_field)?;
 
@@ -312,6 +344,31 @@ fn resolve_fields(path: &Path, columns: &[String], opts: &DataOptions) -> Result
         text_pair,
         label,
     })
+}
+
+/// A `.txt` file as one document; only documents for a causal LM may be plain text.
+fn read_document(path: &Path, opts: &DataOptions) -> Result<(Fields, Vec<Row>)> {
+    if !opts.texts_only {
+        return Err(Error::TextNeedsCausalLm {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = crate::input::read_text(path)?;
+    let fields = Fields {
+        text: String::new(),
+        text_pair: None,
+        label: String::new(),
+    };
+    if text.trim().is_empty() {
+        return Ok((fields, Vec::new()));
+    }
+    let row = Row {
+        text,
+        pair: None,
+        label: Label::Absent,
+        position: Position::Line(1),
+    };
+    Ok((fields, vec![row]))
 }
 
 /// The column called `name`, exactly or else ignoring ASCII case.
@@ -505,10 +562,58 @@ mod tests {
 
     #[test]
     fn unknown_format_is_reported_before_opening() {
-        let err = load_file(Path::new("/nonexistent/a.txt"), &DataOptions::default())
+        let err = load_file(Path::new("/nonexistent/a.docx"), &DataOptions::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot tell the format"), "{err}");
+        // Plain text is one document for a causal LM, refused for a classifier before opening.
+        let err = load_file(Path::new("/nonexistent/a.txt"), &DataOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a.txt is plain text"), "{err}");
+    }
+
+    #[test]
+    fn documents_need_only_a_text_column() -> testing::TestResult {
+        let dir = tempfile::tempdir()?;
+        let opts = DataOptions {
+            texts_only: true,
+            ..Default::default()
+        };
+        let txt = dir.path().join("story.txt");
+        std::fs::write(&txt, "line one\nline two\n")?;
+        let data = load_file(&txt, &opts)?;
+        assert_eq!(data.rows.len(), 1);
+        assert_eq!(data.rows[0].text, "line one\nline two\n");
+        assert_eq!(data.rows[0].label, Label::Absent);
+        let blank = dir.path().join("blank.txt");
+        std::fs::write(&blank, " \n")?;
+        assert!(load_file(&blank, &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("holds no rows"));
+        // Neither a label nor a pair column is looked for, though a pair-like column exists.
+        let csv = dir.path().join("d.csv");
+        std::fs::write(&csv, "premise,hypothesis,body\na,b,c\n")?;
+        let opts_body = DataOptions {
+            text_field: Some("body".into()),
+            ..opts.clone()
+        };
+        let data = load_file(&csv, &opts_body)?;
+        assert_eq!(data.rows[0].text, "c");
+        assert_eq!(
+            (data.rows[0].pair.as_deref(), &data.rows[0].label),
+            (None, &Label::Absent)
+        );
+        let jsonl = dir.path().join("d.jsonl");
+        std::fs::write(
+            &jsonl,
+            "{\"text\": \"a\"}\n{\"text\": \"b\", \"label\": 3}\n",
+        )?;
+        let data = load_file(&jsonl, &opts)?;
+        assert_eq!(data.rows.len(), 2);
+        assert_eq!(data.fields.label, "");
+        Ok(())
     }
 
     #[test]

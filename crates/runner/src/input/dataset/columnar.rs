@@ -103,7 +103,10 @@ fn read_rows(path: &Path, opts: &DataOptions, rows: &mut Vec<Row>) -> Result<Fie
                 Some(name) => Some(text(path, position, FieldRole::TextPair, name, cell(name))?),
                 None => None,
             };
-            let label = label(path, position, &fields.label, cell(&fields.label))?;
+            let label = match fields.label.as_str() {
+                "" => Label::Absent,
+                name => label(path, position, name, cell(name))?,
+            };
             rows.push(Row {
                 text: first,
                 pair,

@@ -50,6 +50,15 @@ pub(super) fn read(path: &Path, delimiter: u8, opts: &DataOptions) -> Result<(Fi
             (Some(at), Some(name)) => Some(cell(FieldRole::TextPair, at, name)?.to_owned()),
             _ => None,
         };
+        if fields.label.is_empty() {
+            rows.push(Row {
+                text,
+                pair,
+                label: Label::Absent,
+                position,
+            });
+            continue;
+        }
         let raw = cell(FieldRole::Label, label_at, &fields.label)?.trim();
         if raw.is_empty() {
             return Err(bad_value(

@@ -91,7 +91,10 @@ fn record(
             .as_deref()
             .map(|name| text(path, position, object, FieldRole::TextPair, name))
             .transpose()?,
-        label: label(path, position, object, &fields.label)?,
+        label: match fields.label.as_str() {
+            "" => Label::Absent,
+            name => label(path, position, object, name)?,
+        },
         position,
     })
 }
