@@ -11,5 +11,6 @@ mod benchmarks;
 criterion::criterion_main!(
     benchmarks::metrics::benches,
     benchmarks::io::benches,
-    benchmarks::forward::benches
+    benchmarks::forward::benches,
+    benchmarks::forward::lm_benches
 );

@@ -41,3 +41,40 @@ fn forward(c: &mut Criterion) {
 }
 
 criterion_group!(benches, forward);
+
+/// The causal-LM lockstep: the bundled teacher and one student over the bundled documents
+/// (windows, hidden states, chunked LM head, per-token statistics on the device).
+fn lm_lockstep(c: &mut Criterion) {
+    use distill_eval_runner::family::lm::pass::lockstep;
+    use distill_eval_runner::family::lm::windows::Windowing;
+
+    let dev = device();
+    let dir = models().join("llm");
+    let opts = DataOptions {
+        texts_only: true,
+        ..Default::default()
+    };
+    let data = load_file(&dir.join("data/texts.jsonl"), &opts).unwrap();
+    let load = |name: &str| {
+        let source = ModelSource::Local(dir.join(name));
+        distill_eval_model::load(&source, &dev, &LoadOptions::default()).unwrap()
+    };
+    let (teacher, student) = (load("teacher_llama"), load("llama_small"));
+    let texts: Vec<&str> = data.rows.iter().map(|r| r.text.as_str()).collect();
+    let docs = teacher.encode_documents(&texts).unwrap();
+    let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+    let windows = Windowing::new(None, None, 128).unwrap().plan(&lens);
+    let tokens: usize = windows.iter().map(|w| w.scored()).sum();
+    let mut group = c.benchmark_group(format!("{}_lm", device_name(&dev)));
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(tokens as u64));
+    group.bench_function("lockstep_teacher_llama_llama_small", |b| {
+        b.iter(|| {
+            let out = lockstep(&teacher, &[&student], &docs, &windows, 64, 1.0, 5, false).unwrap();
+            std::hint::black_box(out)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(lm_benches, lm_lockstep);

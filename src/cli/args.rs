@@ -154,6 +154,28 @@ pub(crate) struct GateArgs {
     /// Fail when the student's ECE is above this.
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub(crate) max_ece: Option<NonNegative>,
+    /// Causal LMs: fail when PPL(student) / PPL(teacher) is above this (e.g. 1.05).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub(crate) max_perplexity_ratio: Option<NonNegative>,
+}
+
+/// How causal LMs are scored (ignored for classifiers).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Causal LMs")]
+pub(crate) struct LmArgs {
+    /// Tokens per window (default: the models' maximum positions, capped at 2048).
+    #[arg(long, value_name = "N", value_parser = within::<2, 1_048_576>)]
+    pub(crate) context: Option<usize>,
+    /// Tokens each window advances (default: half the window); every token is scored once,
+    /// with at least context - stride tokens before it.
+    #[arg(long, value_name = "K", value_parser = within::<1, 1_048_576>)]
+    pub(crate) stride: Option<usize>,
+    /// The k of the top-k overlap.
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = within::<1, 1000>)]
+    pub(crate) top_k: usize,
+    /// Multiple-choice questions: JSONL of `question`, `choices` (texts) and `answer` (index).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) choices: Option<PathBuf>,
 }
 
 /// Report files.
@@ -205,7 +227,8 @@ pub(crate) struct LoadArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Data")]
 pub(crate) struct DataArgs {
-    /// Labelled data: a .jsonl, .csv, .tsv or .parquet file, or hf://datasets/ORG/NAME[@REV].
+    /// Labelled data: a .jsonl, .csv, .tsv or .parquet file, or hf://datasets/ORG/NAME[@REV]
+    /// (for causal LMs, a text column suffices, and a .txt file is one document).
     #[arg(long, value_name = "D")]
     pub(crate) data: Option<String>,
     /// Hub dataset subset (configuration).
@@ -259,6 +282,8 @@ pub(crate) struct EvalArgs {
     pub(crate) extras: ExtraArgs,
     #[command(flatten)]
     pub(crate) gates: GateArgs,
+    #[command(flatten)]
+    pub(crate) lm: LmArgs,
     #[command(flatten)]
     pub(crate) device: DeviceArgs,
 }

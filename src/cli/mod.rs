@@ -124,6 +124,7 @@ fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
         pass: Default::default(),
         metrics,
         extras: args.extras.extras(),
+        lm: Default::default(),
     };
     let report = score(
         &ScoreOptions {
@@ -213,6 +214,7 @@ fn run_logits(cli: &Cli, args: &LogitsArgs) -> Result<ExitCode> {
         pass: args.load.pass(progress),
         metrics: Default::default(),
         extras: Default::default(),
+        lm: Default::default(),
     };
     let written = logits(
         &LogitsOptions {
@@ -224,14 +226,24 @@ fn run_logits(cli: &Cli, args: &LogitsArgs) -> Result<ExitCode> {
     )?;
     if !cli.quiet {
         let mut err = std::io::stderr().lock();
-        writeln!(
-            err,
-            "wrote {}: {} columns in the model's label order ({}), {:.1} examples/s",
-            args.out.display(),
-            written.labels.len(),
-            written.labels.join(", "),
-            written.run.examples_per_second
-        )?;
+        match written.run.tokens_per_second {
+            Some(rate) => writeln!(
+                err,
+                "wrote {}: ({}, {}) float32 logits, every position of every document, {:.1} tokens/s",
+                args.out.display(),
+                written.shape.0,
+                written.shape.1,
+                rate
+            )?,
+            None => writeln!(
+                err,
+                "wrote {}: {} columns in the model's label order ({}), {:.1} examples/s",
+                args.out.display(),
+                written.labels.len(),
+                written.labels.join(", "),
+                written.run.examples_per_second
+            )?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

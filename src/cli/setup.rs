@@ -7,14 +7,15 @@ use anyhow::{Context, Result};
 use distill_eval_metrics::{MetricsConfig, Thresholds};
 use distill_eval_model::{HubOptions, LoadOptions, ModelSource};
 use distill_eval_runner::engine::pass::PassOptions;
-use distill_eval_runner::engine::{Extras, Setup, TeacherSource};
+use distill_eval_runner::engine::{Extras, LmOptions, Setup, TeacherSource};
 use distill_eval_runner::input::dataset::DataOptions;
 use distill_eval_runner::input::DataSpec;
 use distill_eval_runner::output::{check_targets, Format, Request, Target};
 use distill_eval_runner::report::gate::Gates;
 
 use super::args::{
-    Cli, DataArgs, EvalArgs, ExtraArgs, GateArgs, LoadArgs, MetricArgs, OutputArgs, TeacherArgs,
+    Cli, DataArgs, EvalArgs, ExtraArgs, GateArgs, LmArgs, LoadArgs, MetricArgs, OutputArgs,
+    TeacherArgs,
 };
 
 /// A model spelled on the command line: a folder or a hub id.
@@ -66,6 +67,17 @@ impl MetricArgs {
     }
 }
 
+impl LmArgs {
+    pub(crate) fn options(&self) -> LmOptions {
+        LmOptions {
+            context: self.context,
+            stride: self.stride,
+            top_k: self.top_k,
+            choices: self.choices.clone(),
+        }
+    }
+}
+
 impl ExtraArgs {
     pub(crate) fn extras(&self) -> Extras {
         Extras {
@@ -83,6 +95,7 @@ impl GateArgs {
             min_retention: self.min_retention.map(|v| v.0),
             max_kl: self.max_kl.map(|v| v.0),
             max_ece: self.max_ece.map(|v| v.0),
+            max_perplexity_ratio: self.max_perplexity_ratio.map(|v| v.0),
         }
     }
 }
@@ -165,6 +178,7 @@ impl DataArgs {
                 text_pair_field: self.text_pair_field.clone(),
                 label_field: self.label_field.clone(),
                 limit: self.limit,
+                texts_only: false,
             },
         }
     }
@@ -229,6 +243,7 @@ impl EvalArgs {
             pass: self.load.pass(progress),
             metrics,
             extras: self.extras.extras(),
+            lm: self.lm.options(),
         };
         Ok(Evaluation {
             setup,

@@ -5,6 +5,7 @@ mod bad_input;
 mod common;
 mod decide;
 mod html;
+mod lm;
 mod regression;
 mod report;
 mod score;

@@ -524,6 +524,86 @@ pub enum Error {
         task: &'static str,
     },
 
+    /// A `.txt` data file given to a classifier.
+    #[error("{} is plain text, which is read as one document for causal LMs only\nhint: give a classifier labelled rows (.jsonl, .csv, .tsv or .parquet with a text and a label column)", .path.display())]
+    TextNeedsCausalLm {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A causal LM compared with a classifier.
+    #[error("{lm} is a causal LM ({lm_class}) but {other} is a classifier ({other_class}): token-level figures need two causal LMs\nhint: compare a causal-LM student with a causal-LM teacher, and classifiers with classifiers")]
+    MixedTasks {
+        /// The causal LM.
+        lm: String,
+        /// Its class.
+        lm_class: String,
+        /// The classifier.
+        other: String,
+        /// Its class.
+        other_class: String,
+    },
+
+    /// Saved outputs given for a causal LM.
+    #[error("{flag} is not read for causal LMs: token-level figures need both models run over the documents\nhint: pass --teacher and --student checkpoints")]
+    LmSavedOutputs {
+        /// The flag.
+        flag: &'static str,
+    },
+
+    /// Teacher and student tokenizers differ.
+    #[error("{teacher} and {student} have different vocabularies: {difference}\nhint: token-level figures need one tokenizer; distil students with the teacher's tokenizer, or compare models that share it")]
+    VocabMismatch {
+        /// The teacher.
+        teacher: String,
+        /// The student.
+        student: String,
+        /// The first difference, in words.
+        difference: String,
+    },
+
+    /// Teacher and student LM heads of different widths.
+    #[error("{teacher} scores {teacher_width} tokens but {student} scores {student_width}: the logits' widths must agree (padding rows of the LM head included)\nhint: compare models with LM heads of one size")]
+    LogitWidthMismatch {
+        /// The teacher.
+        teacher: String,
+        /// Its width.
+        teacher_width: usize,
+        /// The student.
+        student: String,
+        /// Its width.
+        student_width: usize,
+    },
+
+    /// No document has a token to predict.
+    #[error("{source_name}: none of its {documents} documents has a token to predict (each needs at least two tokens with the template)\nhint: check the text field (--text-field) and that the documents are not empty")]
+    NoTokensToPredict {
+        /// The data.
+        source_name: String,
+        /// Documents read.
+        documents: usize,
+    },
+
+    /// A malformed multiple-choice question.
+    #[error("{}: {at}: {reason}\nhint: each line is a JSON object with `question` (text), `choices` (a list of at least two texts) and `answer` (the index of the right choice)", .path.display())]
+    BadChoice {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        at: Position,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Window length or stride out of range.
+    #[error("{reason}\nhint: --context must be between 2 and the model's maximum positions ({max_positions}) and --stride between 1 and --context - 1")]
+    BadWindow {
+        /// What is wrong.
+        reason: String,
+        /// The model's maximum positions.
+        max_positions: usize,
+    },
+
     /// No student to evaluate.
     #[error("no student given\nhint: pass --student (or --checkpoints) at least once")]
     NoStudents,

@@ -6,7 +6,7 @@ use distill_eval_model::ModelSource;
 
 use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
 use crate::error::{Error, Result};
-use crate::family::{self, Task};
+use crate::family;
 use crate::report::compare::Comparison;
 use crate::report::gate::Gates;
 
@@ -28,19 +28,15 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
     if opts.students.is_empty() {
         return Err(Error::NoStudents);
     }
-    let session = Session::open(opts.setup.clone(), device.clone())?;
+    let mut setup = opts.setup.clone();
+    let task = family::prepare(&mut setup, &opts.teacher, opts.students.first())?;
+    let session = Session::open(setup, device.clone())?;
     let students: Vec<StudentSpec> = opts
         .students
         .iter()
         .map(|s| StudentSpec::model(s.clone(), "student"))
         .collect();
-    let reports = family::evaluate(
-        Task::Classification,
-        &session,
-        &opts.teacher,
-        &students,
-        &opts.gates,
-    )?;
+    let reports = family::evaluate(task, &session, &opts.teacher, &students, &opts.gates)?;
     let dataset = session.dataset_info().ok_or(Error::NoData)?;
     Ok(Comparison::new(
         reports,

@@ -6,7 +6,7 @@ use distill_eval_model::ModelSource;
 
 use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
 use crate::error::Result;
-use crate::family::{self, Task};
+use crate::family;
 use crate::report::gate::Gates;
 use crate::report::Report;
 
@@ -25,14 +25,10 @@ pub struct ReportOptions {
 
 /// Runs the teacher and the student once each and reports.
 pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
-    let session = Session::open(opts.setup.clone(), device.clone())?;
+    let mut setup = opts.setup.clone();
+    let task = family::prepare(&mut setup, &opts.teacher, Some(&opts.student))?;
+    let session = Session::open(setup, device.clone())?;
     let student = StudentSpec::model(opts.student.clone(), "student");
-    let mut reports = family::evaluate(
-        Task::Classification,
-        &session,
-        &opts.teacher,
-        &[student],
-        &opts.gates,
-    )?;
+    let mut reports = family::evaluate(task, &session, &opts.teacher, &[student], &opts.gates)?;
     Ok(reports.remove(0))
 }

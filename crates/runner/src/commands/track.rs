@@ -5,7 +5,7 @@ use distill_eval_model::ModelSource;
 
 use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
 use crate::error::{Error, Result};
-use crate::family::{self, Task};
+use crate::family;
 use crate::input::checkpoints;
 use crate::report::gate::Gates;
 use crate::report::track::Track;
@@ -29,20 +29,19 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
     if found.is_empty() {
         return Err(Error::NoStudents);
     }
-    let session = Session::open(opts.setup.clone(), device.clone())?;
+    let mut setup = opts.setup.clone();
+    let first = found
+        .first()
+        .map(|(_, path)| ModelSource::Local(path.clone()));
+    let task = family::prepare(&mut setup, &opts.teacher, first.as_ref())?;
+    let session = Session::open(setup, device.clone())?;
     let students: Vec<StudentSpec> = found
         .iter()
         .map(|(step, path)| {
             StudentSpec::model(ModelSource::Local(path.clone()), format!("step {step}"))
         })
         .collect();
-    let reports = family::evaluate(
-        Task::Classification,
-        &session,
-        &opts.teacher,
-        &students,
-        &opts.gates,
-    )?;
+    let reports = family::evaluate(task, &session, &opts.teacher, &students, &opts.gates)?;
     let dataset = session.dataset_info().ok_or(Error::NoData)?;
     let points = found
         .into_iter()

@@ -10,7 +10,7 @@ use distill_eval_model::ModelInfo;
 use serde::Serialize;
 
 pub use session::{
-    Examples, Extras, Family, Session, Setup, StudentSource, StudentSpec, TeacherSource,
+    Examples, Extras, Family, LmOptions, Session, Setup, StudentSource, StudentSpec, TeacherSource,
 };
 
 use crate::input::dataset::Dataset;
@@ -24,8 +24,11 @@ pub struct ModelRun {
     pub info: ModelInfo,
     /// Wall-clock seconds of the pass (tokenization, batching and forward).
     pub seconds: f64,
-    /// Examples per second of the pass.
+    /// Examples (documents, for a causal LM) per second of the pass.
     pub examples_per_second: f64,
+    /// Tokens read per second, for a causal LM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_per_second: Option<f64>,
 }
 
 /// The labelled data a report was computed on.

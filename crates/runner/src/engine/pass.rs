@@ -115,7 +115,11 @@ fn length_order(encoded: &[Encoded]) -> Vec<usize> {
 /// to its length. A batch also stays within
 /// [`MAX_ATTENTION_CELLS`](distill_eval_model::MAX_ATTENTION_CELLS) (examples x tokens²), so
 /// memory is bounded whatever `--batch-size` says.
-fn batches(order: &[usize], lens: &[usize], batch_size: usize) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn batches(
+    order: &[usize],
+    lens: &[usize],
+    batch_size: usize,
+) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut tokens) = (0, 0usize);
     for (pos, &i) in order.iter().enumerate() {

@@ -79,6 +79,30 @@ pub struct Extras {
     pub calibrate: bool,
 }
 
+/// How causal LMs are scored.
+#[derive(Debug, Clone)]
+pub struct LmOptions {
+    /// Window length in tokens (default: the teacher's maximum positions, capped at 2048).
+    pub context: Option<usize>,
+    /// Tokens a window advances (default: half the window).
+    pub stride: Option<usize>,
+    /// The k of the top-k overlap.
+    pub top_k: usize,
+    /// Multiple-choice questions (JSONL of `question`, `choices`, `answer`).
+    pub choices: Option<PathBuf>,
+}
+
+impl Default for LmOptions {
+    fn default() -> Self {
+        Self {
+            context: None,
+            stride: None,
+            top_k: 5,
+            choices: None,
+        }
+    }
+}
+
 /// What every evaluation command shares: the examples, how models load and run, and what to
 /// compute.
 #[derive(Debug, Clone)]
@@ -95,6 +119,8 @@ pub struct Setup {
     pub metrics: MetricsConfig,
     /// Bootstrap and calibration.
     pub extras: Extras,
+    /// Windows, top-k and multiple choice for causal LMs.
+    pub lm: LmOptions,
 }
 
 /// The examples of a session: a dataset models run over, or a labels file for saved outputs.
@@ -136,6 +162,27 @@ pub trait Family {
         teacher: &Self::Teacher,
         student: &StudentSpec,
     ) -> Result<Self::Student>;
+
+    /// The teacher side once, then every student against it, in order. A family whose
+    /// teacher outputs are too large to keep (a causal LM's logits) runs the teacher and all
+    /// students in lockstep instead.
+    fn evaluate_all(
+        &self,
+        session: &Session,
+        teacher: &TeacherSource,
+        students: &[StudentSpec],
+    ) -> Result<(Self::Teacher, Vec<Self::Student>)> {
+        let first = students.first().ok_or(Error::NoStudents)?;
+        let (side, mut ran) = self.teacher(session, teacher, first)?;
+        let mut out = Vec::with_capacity(students.len());
+        for spec in students {
+            out.push(match ran.take() {
+                Some(done) => done,
+                None => self.student(session, &side, spec)?,
+            });
+        }
+        Ok((side, out))
+    }
 }
 
 /// The examples, the device and the options of one command.
@@ -190,15 +237,6 @@ impl Session {
         teacher: &TeacherSource,
         students: &[StudentSpec],
     ) -> Result<(F::Teacher, Vec<F::Student>)> {
-        let first = students.first().ok_or(Error::NoStudents)?;
-        let (side, mut ran) = family.teacher(self, teacher, first)?;
-        let mut out = Vec::with_capacity(students.len());
-        for spec in students {
-            out.push(match ran.take() {
-                Some(done) => done,
-                None => family.student(self, &side, spec)?,
-            });
-        }
-        Ok((side, out))
+        family.evaluate_all(self, teacher, students)
     }
 }

@@ -3,7 +3,9 @@
 //! examples, how a student is evaluated) with [`Findings`](crate::report::Findings) (its
 //! figures, verdict and sections in every format), registered by one line in `families!`.
 
-use crate::engine::{Session, StudentSpec, TeacherSource};
+use distill_eval_model::{HubOptions, ModelSource};
+
+use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
 use crate::error::Result;
 use crate::report::gate::Gates;
 use crate::report::Report;
@@ -56,6 +58,40 @@ macro_rules! families {
 families! {
     classification::Classification => Classification: "classification",
     regression::Regression => Regression: "regression",
+    lm::Lm => CausalLm: "causal-lm",
+}
+
+/// The family for models: causal LMs' when the teacher is one (or, with saved teacher outputs,
+/// the first student), else classification. Reads config.json only.
+pub fn detect(
+    teacher: &TeacherSource,
+    first_student: Option<&ModelSource>,
+    hub: &HubOptions,
+) -> Result<Task> {
+    let probe = match teacher {
+        TeacherSource::Model(source) => Some(source),
+        TeacherSource::Logits { .. } => first_student,
+    };
+    let Some(source) = probe else {
+        return Ok(Task::Classification);
+    };
+    Ok(match distill_eval_model::probe_task(source, hub)? {
+        distill_eval_model::Task::CausalLm => Task::CausalLm,
+        distill_eval_model::Task::SequenceClassification => Task::Classification,
+    })
+}
+
+/// [`detect`], and the data read as the family needs it (documents alone for a causal LM).
+pub fn prepare(
+    setup: &mut Setup,
+    teacher: &TeacherSource,
+    first_student: Option<&ModelSource>,
+) -> Result<Task> {
+    let task = detect(teacher, first_student, &setup.load.hub)?;
+    if let Some(data) = setup.data.as_mut() {
+        data.options.texts_only = task == Task::CausalLm;
+    }
+    Ok(task)
 }
 
 impl std::fmt::Display for Task {

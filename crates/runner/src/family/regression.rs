@@ -257,7 +257,7 @@ impl Findings for RegressionFindings {
                 value: self.evaluation.r2_retention.unwrap_or(f64::NAN),
                 undefined: "the teacher's R² is not positive",
             }),
-            GateKind::Divergence | GateKind::Calibration => None,
+            GateKind::Divergence | GateKind::Calibration | GateKind::PerplexityRatio => None,
         }
     }
 

@@ -75,6 +75,17 @@ pub(crate) fn rate(x: f64) -> String {
     }
 }
 
+/// A throughput in tokens per second.
+pub(crate) fn token_rate(x: f64) -> String {
+    if !x.is_finite() {
+        "n/a".to_owned()
+    } else if x >= 100.0 {
+        format!("{} tok/s", int(x.round() as u64))
+    } else {
+        format!("{x:.1} tok/s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::fmt::{params, pct, rate};
+use super::fmt::{params, pct, rate, token_rate};
 use crate::engine::ModelRun;
 use crate::report::Report;
 
@@ -53,13 +53,17 @@ fn write_model(
         i.id,
         i.architecture,
         params(i.parameters),
-        rate(run.examples_per_second),
+        run.tokens_per_second
+            .map_or_else(|| rate(run.examples_per_second), token_rate),
         i.device,
         i.dtype
     );
     if let Some(t) = teacher {
         let size = i.parameters as f64 / t.info.parameters.max(1) as f64;
-        let speed = run.examples_per_second / t.examples_per_second;
+        let speed = match (run.tokens_per_second, t.tokens_per_second) {
+            (Some(s), Some(t)) => s / t,
+            _ => run.examples_per_second / t.examples_per_second,
+        };
         line.push_str(&format!(
             "\n          {} of the teacher's size, {:.1}x its speed",
             pct(size),

@@ -16,6 +16,8 @@ pub enum GateKind {
     Divergence,
     /// The student's calibration error (`--max-ece`).
     Calibration,
+    /// A causal LM's PPL(student) / PPL(teacher) (`--max-perplexity-ratio`).
+    PerplexityRatio,
 }
 
 impl GateKind {
@@ -25,6 +27,7 @@ impl GateKind {
             Self::Retention => "--min-retention",
             Self::Divergence => "--max-kl",
             Self::Calibration => "--max-ece",
+            Self::PerplexityRatio => "--max-perplexity-ratio",
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct Gates {
     pub max_kl: Option<f64>,
     /// The student's ECE must be at most this.
     pub max_ece: Option<f64>,
+    /// A causal LM's perplexity ratio (student / teacher) must be at most this.
+    pub max_perplexity_ratio: Option<f64>,
 }
 
 /// The outcome of the gates, as recorded in the JSON report.
@@ -79,6 +84,7 @@ impl Gates {
             && self.min_retention.is_none()
             && self.max_kl.is_none()
             && self.max_ece.is_none()
+            && self.max_perplexity_ratio.is_none()
     }
 
     /// The outcome on `findings`, `None` when no gate is set.
@@ -118,6 +124,7 @@ impl Gates {
         for (max, kind) in [
             (self.max_kl, GateKind::Divergence),
             (self.max_ece, GateKind::Calibration),
+            (self.max_perplexity_ratio, GateKind::PerplexityRatio),
         ] {
             let Some(max) = max else { continue };
             if let Some(f) = figure(kind, &mut out) {

@@ -123,6 +123,7 @@ pub fn model_pass(
             info: model.info.clone(),
             seconds: out.seconds,
             examples_per_second,
+            tokens_per_second: None,
         },
     })
 }
@@ -448,6 +449,7 @@ impl Findings for ClassificationFindings {
     fn gate_figure(&self, gate: GateKind) -> Option<GateFigure> {
         let e = &self.evaluation;
         Some(match gate {
+            GateKind::PerplexityRatio => return None,
             GateKind::Retention => GateFigure {
                 name: "accuracy retention",
                 value: e.accuracy_retention.unwrap_or(f64::NAN),

@@ -1,0 +1,579 @@
+//! The causal-LM family: a teacher and students that predict the next token (Llama, Mistral,
+//! Qwen, Gemma, Phi, ...), compared token by token over documents.
+//!
+//! Each document is tokenized alone with the teacher's template and scored in windows
+//! (`windows.rs`); the teacher and every student run in lockstep over the same batches and the
+//! per-token statistics are computed on the device (`pass.rs`), so full-vocabulary logits never
+//! reach the host. Optional multiple-choice questions are scored as lm-evaluation-harness does
+//! (`choices.rs`). The figures come from `distill_eval_metrics::token_summary`; the renderers
+//! are in `render.rs`.
+//!
+//! The verdict applies the classification thresholds to the token KL and to the student's
+//! retention, which is PPL(teacher) / PPL(student), or the multiple-choice accuracy retention
+//! when that is lower.
+
+pub mod choices;
+pub mod pass;
+mod render;
+pub mod windows;
+
+use std::io::{self, Write};
+
+use distill_eval_metrics::token_summary::{token_bootstrap, TokenBootstrap, TokenSummary};
+use distill_eval_metrics::tokens::TokenStats;
+use distill_eval_metrics::{Thresholds, Verdict};
+use distill_eval_model::{Model, Task};
+use serde::Serialize;
+
+use crate::engine::{
+    Family, ModelRun, Session, StudentSource, StudentSpec, TeacherSource,
+};
+use crate::error::{Error, Result};
+use crate::report::gate::{GateFigure, GateKind, Gates};
+use crate::report::{
+    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, Style, SummarySpec, TrendSpec,
+};
+
+pub use choices::{Flips, MultipleChoice};
+pub use pass::document_logits;
+use windows::Windowing;
+
+/// Documents listed in the "where the student diverges most" section.
+pub const DOCUMENTS_SHOWN: usize = 5;
+/// Tokens of each such document shown token by token.
+pub const TOKENS_SHOWN: usize = 400;
+/// Top tokens shown for each model on hover.
+const TOP_SHOWN: usize = 3;
+/// Bootstrap resamples by default (documents are few, so always affordable).
+const DEFAULT_RESAMPLES: usize = 1000;
+
+/// The causal-LM family, with the gates its reports are judged by.
+#[derive(Debug, Clone, Default)]
+pub struct Lm {
+    gates: Gates,
+}
+
+impl Lm {
+    /// The family, judging each report by `gates`.
+    pub fn new(gates: Gates) -> Self {
+        Self { gates }
+    }
+}
+
+/// The loaded teacher.
+#[derive(Debug)]
+pub struct LmTeacher {
+    model: Model,
+}
+
+fn load_lm(session: &Session, source: &distill_eval_model::ModelSource) -> Result<Model> {
+    Ok(distill_eval_model::load(
+        source,
+        &session.device,
+        &session.setup.load,
+    )?)
+}
+
+impl Family for Lm {
+    type Teacher = LmTeacher;
+    type Student = Report;
+
+    fn teacher(
+        &self,
+        session: &Session,
+        teacher: &TeacherSource,
+        _first: &StudentSpec,
+    ) -> Result<(LmTeacher, Option<Report>)> {
+        let TeacherSource::Model(source) = teacher else {
+            return Err(Error::LmSavedOutputs {
+                flag: "--teacher-logits",
+            });
+        };
+        let model = load_lm(session, source)?;
+        model.causal_lm()?;
+        Ok((LmTeacher { model }, None))
+    }
+
+    fn student(
+        &self,
+        session: &Session,
+        teacher: &LmTeacher,
+        student: &StudentSpec,
+    ) -> Result<Report> {
+        let mut reports = self.students(session, teacher, std::slice::from_ref(student))?;
+        Ok(reports.remove(0))
+    }
+
+    fn evaluate_all(
+        &self,
+        session: &Session,
+        teacher: &TeacherSource,
+        students: &[StudentSpec],
+    ) -> Result<(LmTeacher, Vec<Report>)> {
+        let first = students.first().ok_or(Error::NoStudents)?;
+        let (side, _) = self.teacher(session, teacher, first)?;
+        let reports = self.students(session, &side, students)?;
+        Ok((side, reports))
+    }
+}
+
+/// A token of a document shown in the HTML report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    /// How the token decodes.
+    pub text: String,
+    /// KL(p ‖ q) where it is predicted (`None` for the document's first token).
+    pub kl: Option<f64>,
+    /// The teacher's probability of it.
+    pub teacher_p: Option<f64>,
+    /// The student's probability of it.
+    pub student_p: Option<f64>,
+    /// The teacher's most likely tokens there, with probabilities.
+    pub teacher_top: Vec<(String, f32)>,
+    /// The student's.
+    pub student_top: Vec<(String, f32)>,
+}
+
+/// A document where the student diverges most.
+#[derive(Debug, Clone, Serialize)]
+pub struct DivergentDocument {
+    /// Index of the document in the data (0-based).
+    pub document: usize,
+    /// Mean KL over its scored tokens.
+    pub mean_kl: f64,
+    /// Its scored tokens.
+    pub tokens: usize,
+    /// Its text.
+    pub text: String,
+    /// Its first tokens, for the HTML report.
+    #[serde(skip)]
+    pub view: Vec<TokenView>,
+}
+
+/// Tokens per second of each model's forward passes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Throughput {
+    /// The teacher.
+    pub teacher: f64,
+    /// The student.
+    pub student: f64,
+}
+
+/// A causal-LM report's figures and verdict.
+#[derive(Debug, Serialize)]
+pub struct LmFindings {
+    /// Always `causal-lm`.
+    pub task: &'static str,
+    /// Documents read.
+    pub documents: usize,
+    /// Documents with no token to predict (fewer than two tokens), skipped.
+    pub skipped_documents: usize,
+    /// Window length in tokens.
+    pub context: usize,
+    /// Tokens each window advances.
+    pub stride: usize,
+    /// Temperature of the divergence figures (perplexity is always at 1).
+    pub temperature: f64,
+    /// The token figures, flattened (`tokens`, `kl_divergence`, `teacher`, `student`, ...).
+    #[serde(flatten)]
+    pub summary: TokenSummary,
+    /// PPL(teacher) / PPL(student).
+    pub perplexity_retention: f64,
+    /// The retention the verdict uses: `perplexity_retention`, or the multiple-choice accuracy
+    /// retention when that is lower.
+    pub retention: f64,
+    /// Multiple-choice accuracy, when questions were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiple_choice: Option<MultipleChoice>,
+    /// Bootstrap intervals by document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<TokenBootstrap>,
+    /// Tokens per second.
+    pub tokens_per_second: Throughput,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The thresholds it was decided by.
+    pub thresholds: Thresholds,
+    /// The documents where the student diverges most, highest mean KL first.
+    pub divergent_documents: Vec<DivergentDocument>,
+    /// Per-token KL, for the histogram.
+    #[serde(skip)]
+    pub token_kl: Vec<f64>,
+}
+
+impl Lm {
+    /// Every student against the teacher, in lockstep.
+    fn students(
+        &self,
+        session: &Session,
+        teacher: &LmTeacher,
+        specs: &[StudentSpec],
+    ) -> Result<Vec<Report>> {
+        let setup = &session.setup;
+        let t = &teacher.model;
+        let data = session.dataset().ok_or(Error::NoData)?;
+        let mut students = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let StudentSource::Model(source) = &spec.source else {
+                return Err(Error::LmSavedOutputs {
+                    flag: "--student-logits",
+                });
+            };
+            let s = load_lm(session, source)?;
+            check_pair(t, &s)?;
+            students.push(s);
+        }
+
+        let texts: Vec<&str> = data.rows.iter().map(|r| r.text.as_str()).collect();
+        let docs = t.encode_documents(&texts)?;
+        for s in &students {
+            let theirs = s.encode_documents(&texts)?;
+            if let Some(i) = (0..docs.len()).find(|&i| docs[i] != theirs[i]) {
+                return Err(Error::VocabMismatch {
+                    teacher: t.info.id.clone(),
+                    student: s.info.id.clone(),
+                    difference: format!(
+                        "{} of {} tokenizes differently ({} tokens against {})",
+                        data.rows[i].position,
+                        data.source,
+                        docs[i].len(),
+                        theirs[i].len()
+                    ),
+                });
+            }
+        }
+        let mut max_positions = t.lm_max_positions()?;
+        for s in &students {
+            max_positions = max_positions.min(s.lm_max_positions()?);
+        }
+        let windowing = Windowing::new(setup.lm.context, setup.lm.stride, max_positions)?;
+        let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+        let skipped = lens.iter().filter(|&&l| l < 2).count();
+        if skipped == docs.len() {
+            return Err(Error::NoTokensToPredict {
+                source_name: data.source.clone(),
+                documents: docs.len(),
+            });
+        }
+        let windows = windowing.plan(&lens);
+        let refs: Vec<&Model> = students.iter().collect();
+        let temperature = setup.metrics.temperature;
+        let top_k = setup.lm.top_k.max(1);
+        let scored = pass::lockstep(
+            t,
+            &refs,
+            &docs,
+            &windows,
+            setup.pass.batch_size,
+            temperature,
+            top_k,
+            setup.pass.progress,
+        )?;
+
+        let questions = match &setup.lm.choices {
+            Some(path) => Some((path, choices::read(path)?)),
+            None => None,
+        };
+        let teacher_answers = match &questions {
+            Some((path, qs)) => Some(choices::answer(t, qs, path, setup.pass.batch_size)?),
+            None => None,
+        };
+        let resamples = setup.extras.resamples.unwrap_or(DEFAULT_RESAMPLES);
+        let doc_count = docs.len();
+        let mut reports = Vec::with_capacity(students.len());
+        let run = |m: &Model, seconds: f64| ModelRun {
+            info: m.info.clone(),
+            seconds,
+            examples_per_second: doc_count as f64 / seconds.max(1e-9),
+            tokens_per_second: Some(scored.tokens_read as f64 / seconds.max(1e-9)),
+        };
+        let teacher_mc_seconds = teacher_answers.as_ref().map_or(0.0, |a| a.seconds);
+        let teacher_run = run(t, scored.teacher_seconds + teacher_mc_seconds);
+        for (k, (s, stats)) in students.iter().zip(&scored.stats).enumerate() {
+            let summary = TokenSummary::of(stats, top_k);
+            let bootstrap =
+                token_bootstrap(stats, &scored.doc_of, doc_count, resamples, setup.extras.seed);
+            let (multiple_choice, mc_seconds) = match (&questions, &teacher_answers) {
+                (Some((path, qs)), Some(ta)) => {
+                    let sa = choices::answer(s, qs, path, setup.pass.batch_size)?;
+                    (Some(MultipleChoice::new(path, ta, &sa)), sa.seconds)
+                }
+                _ => (None, 0.0),
+            };
+            let perplexity_retention = 1.0 / summary.perplexity_ratio;
+            let retention = match multiple_choice.as_ref().map(|m| m.accuracy_retention) {
+                Some(Some(r)) => r.min(perplexity_retention),
+                Some(None) => f64::NAN,
+                None => perplexity_retention,
+            };
+            let thresholds = setup.metrics.thresholds.clone();
+            let verdict = Verdict::decide(
+                retention.is_finite().then_some(retention),
+                summary.kl_divergence,
+                &thresholds,
+            );
+            let divergent_documents =
+                divergent(t, &texts, stats, &scored.doc_of, &scored.pos_of, &docs);
+            let findings = LmFindings {
+                task: "causal-lm",
+                documents: doc_count,
+                skipped_documents: skipped,
+                context: windowing.context,
+                stride: windowing.stride,
+                temperature,
+                perplexity_retention,
+                retention,
+                multiple_choice,
+                bootstrap,
+                tokens_per_second: Throughput {
+                    teacher: scored.tokens_read as f64 / scored.teacher_seconds.max(1e-9),
+                    student: scored.tokens_read as f64 / scored.student_seconds[k].max(1e-9),
+                },
+                verdict,
+                thresholds,
+                divergent_documents,
+                token_kl: stats.kl.clone(),
+                summary,
+            };
+            let student_run = run(s, scored.student_seconds[k] + mc_seconds);
+            reports.push(
+                ReportBuilder::new(Box::new(findings))
+                    .models(Some(teacher_run.clone()), Some(student_run))
+                    .dataset(session.dataset_info())
+                    .build(&self.gates),
+            );
+        }
+        Ok(reports)
+    }
+}
+
+/// Refuses a student that is not a causal LM, has another vocabulary or another logit width.
+fn check_pair(teacher: &Model, student: &Model) -> Result<()> {
+    if student.task() != Task::CausalLm {
+        return Err(Error::MixedTasks {
+            lm: teacher.info.id.clone(),
+            lm_class: teacher.info.architecture.clone(),
+            other: student.info.id.clone(),
+            other_class: student.info.architecture.clone(),
+        });
+    }
+    if let Some(diff) = teacher.first_vocab_difference(student) {
+        return Err(Error::VocabMismatch {
+            teacher: teacher.info.id.clone(),
+            student: student.info.id.clone(),
+            difference: diff.to_string(),
+        });
+    }
+    let (tw, sw) = (teacher.lm_vocab_size()?, student.lm_vocab_size()?);
+    if tw != sw {
+        return Err(Error::LogitWidthMismatch {
+            teacher: teacher.info.id.clone(),
+            teacher_width: tw,
+            student: student.info.id.clone(),
+            student_width: sw,
+        });
+    }
+    Ok(())
+}
+
+/// The documents with the highest mean KL, each with its first tokens for the HTML view.
+fn divergent(
+    model: &Model,
+    texts: &[&str],
+    stats: &TokenStats,
+    doc_of: &[usize],
+    pos_of: &[usize],
+    docs: &[Vec<u32>],
+) -> Vec<DivergentDocument> {
+    let mut sums = vec![(0.0f64, 0usize); docs.len()];
+    for (i, &d) in doc_of.iter().enumerate() {
+        sums[d].0 += stats.kl[i];
+        sums[d].1 += 1;
+    }
+    let mut ranked: Vec<usize> = (0..docs.len()).filter(|&d| sums[d].1 > 0).collect();
+    ranked.sort_by(|&a, &b| {
+        let (ma, mb) = (sums[a].0 / sums[a].1 as f64, sums[b].0 / sums[b].1 as f64);
+        mb.total_cmp(&ma).then(a.cmp(&b))
+    });
+    let top = |t: &[(u32, f32)]| -> Vec<(String, f32)> {
+        t.iter()
+            .take(TOP_SHOWN)
+            .map(|&(id, p)| (model.token_text(id), p))
+            .collect()
+    };
+    ranked
+        .into_iter()
+        .take(DOCUMENTS_SHOWN)
+        .map(|d| {
+            // Tokens are in document order: this document's scored tokens are contiguous.
+            let first = doc_of.partition_point(|&x| x < d);
+            let ids = &docs[d];
+            let mut view = Vec::new();
+            for (j, &id) in ids.iter().enumerate().take(TOKENS_SHOWN) {
+                let at = first + j.saturating_sub(1);
+                let scored = j >= 1 && at < doc_of.len() && doc_of[at] == d && pos_of[at] == j;
+                view.push(if scored {
+                    TokenView {
+                        text: model.token_text(id),
+                        kl: Some(stats.kl[at]),
+                        teacher_p: Some((-stats.teacher_nll[at]).exp()),
+                        student_p: Some((-stats.student_nll[at]).exp()),
+                        teacher_top: top(&stats.teacher_top[at]),
+                        student_top: top(&stats.student_top[at]),
+                    }
+                } else {
+                    TokenView {
+                        text: model.token_text(id),
+                        kl: None,
+                        teacher_p: None,
+                        student_p: None,
+                        teacher_top: Vec::new(),
+                        student_top: Vec::new(),
+                    }
+                });
+            }
+            DivergentDocument {
+                document: d,
+                mean_kl: sums[d].0 / sums[d].1 as f64,
+                tokens: sums[d].1,
+                text: texts[d].to_owned(),
+                view,
+            }
+        })
+        .collect()
+}
+
+const FIGURES: &[FigureSpec] = &[
+    FigureSpec {
+        key: "kl_divergence",
+        column: "token KL",
+        format: FigureFormat::Decimal,
+    },
+    FigureSpec {
+        key: "top1_agreement",
+        column: "top-1",
+        format: FigureFormat::Percent,
+    },
+    FigureSpec {
+        key: "topk_overlap",
+        column: "top-k overlap",
+        format: FigureFormat::Percent,
+    },
+    FigureSpec {
+        key: "perplexity",
+        column: "PPL",
+        format: FigureFormat::Decimal,
+    },
+    FigureSpec {
+        key: "perplexity_ratio",
+        column: "PPL ratio",
+        format: FigureFormat::Decimal,
+    },
+    FigureSpec {
+        key: "retention",
+        column: "retention",
+        format: FigureFormat::Percent,
+    },
+];
+
+/// What summaries show of a causal-LM report.
+pub static SUMMARY: SummarySpec = SummarySpec {
+    figures: FIGURES,
+    compare_columns: &[
+        "kl_divergence",
+        "top1_agreement",
+        "perplexity",
+        "perplexity_ratio",
+        "retention",
+    ],
+    track_columns: &["kl_divergence", "top1_agreement", "perplexity_ratio"],
+    teacher: &[FigureSpec {
+        key: "perplexity",
+        column: "PPL",
+        format: FigureFormat::Decimal,
+    }],
+    quality: "retention",
+    divergence: "kl_divergence",
+    names: ("retention", "token KL"),
+    pareto_note: "no other student has at least the same retention with at most the same token KL",
+    scatter: ("Retention against token KL", "token KL (lower is better)", "retention"),
+    trend: &[
+        TrendSpec {
+            key: "top1_agreement",
+            name: "top-1",
+            legend: "top-1 agreement",
+            color: crate::render::svg::STUDENT,
+            right_axis: false,
+        },
+        TrendSpec {
+            key: "kl_divergence",
+            name: "KL",
+            legend: "token KL(teacher ‖ student)",
+            color: "#7c3aed",
+            right_axis: true,
+        },
+    ],
+};
+
+impl Findings for LmFindings {
+    fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    fn summary(&self) -> &'static SummarySpec {
+        &SUMMARY
+    }
+
+    fn figure(&self, key: &str) -> Option<f64> {
+        let s = &self.summary;
+        match key {
+            "kl_divergence" => Some(s.kl_divergence),
+            "top1_agreement" => Some(s.top1_agreement),
+            "topk_overlap" => Some(s.topk_overlap),
+            "perplexity" => Some(s.student.perplexity),
+            "perplexity_ratio" => Some(s.perplexity_ratio),
+            "retention" => Some(self.retention),
+            _ => None,
+        }
+        .filter(|v| v.is_finite())
+    }
+
+    fn teacher_figure(&self, key: &str) -> Option<f64> {
+        (key == "perplexity")
+            .then_some(self.summary.teacher.perplexity)
+            .filter(|v| v.is_finite())
+    }
+
+    fn gate_figure(&self, gate: GateKind) -> Option<GateFigure> {
+        Some(match gate {
+            GateKind::Retention => GateFigure {
+                name: "retention",
+                value: self.retention,
+                undefined: "the teacher answers no question right",
+            },
+            GateKind::Divergence => GateFigure {
+                name: "token KL",
+                value: self.summary.kl_divergence,
+                undefined: "a model's logits are not finite",
+            },
+            GateKind::PerplexityRatio => GateFigure {
+                name: "perplexity ratio",
+                value: self.summary.perplexity_ratio,
+                undefined: "a model's logits are not finite",
+            },
+            GateKind::Calibration => return None,
+        })
+    }
+
+    fn text(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        render::text(self, report, out, style)
+    }
+
+    fn markdown(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        render::markdown(self, report, out)
+    }
+
+    fn html(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        render::html(self, report, out)
+    }
+}

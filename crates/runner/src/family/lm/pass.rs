@@ -1,0 +1,265 @@
+//! The causal-LM passes: the teacher and every student in lockstep over the same batches of
+//! windows (one pass each), the LM head applied to bounded chunks of the scored positions, and
+//! the per-token statistics computed on the device, so that only per-token scalars (and top-k
+//! ids) reach the host; and each model's multiple-choice continuation scores.
+
+use std::time::Instant;
+
+use candle::Tensor;
+use distill_eval_metrics::tokens::{target_log_probs, token_stats, TokenStats};
+use distill_eval_model::Model;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::windows::Window;
+use crate::engine::pass::batches;
+use crate::error::Result;
+
+/// The most logits (positions x vocabulary) one chunk of the LM head produces: 2^24, 64 MiB in
+/// float32 (a 2048-token window of a 152k vocabulary would be 1.2 GB at once).
+pub const LOGIT_CELLS: usize = 1 << 24;
+
+/// What the lockstep pass produced, tokens in document order.
+#[derive(Debug)]
+pub struct Scored {
+    /// Per student, the per-token figures against the teacher.
+    pub stats: Vec<TokenStats>,
+    /// The document of each scored token.
+    pub doc_of: Vec<usize>,
+    /// The position in its document of each scored (target) token.
+    pub pos_of: Vec<usize>,
+    /// Seconds the teacher's forward passes took.
+    pub teacher_seconds: f64,
+    /// Seconds each student's took.
+    pub student_seconds: Vec<f64>,
+    /// Tokens every model read (window tokens, overlaps counted again).
+    pub tokens_read: usize,
+}
+
+fn bar(len: usize, unit: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(&format!(
+        "{{prefix:>8}} {{bar:30}} {{pos}}/{{len}} {unit} · {{per_sec}} · eta {{eta}}"
+    ))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(len as u64)
+        .with_style(style)
+        .with_prefix("lockstep")
+}
+
+/// `(b, t, h)` hidden states of `model` for `rows`, flattened to the rows of `index` (flat
+/// positions `row * t + p`), with the seconds it took.
+fn hidden_at(model: &Model, rows: &[&[u32]], index: &Tensor) -> Result<(Tensor, f64)> {
+    let start = Instant::now();
+    let batch = model.batch_ids(rows)?;
+    let hidden = model.lm_hidden(&batch)?;
+    let (b, t, h) = hidden.dims3()?;
+    let picked = hidden
+        .reshape((b * t, h))?
+        .index_select(&index.to_device(hidden.device())?, 0)?;
+    Ok((picked, start.elapsed().as_secs_f64()))
+}
+
+/// The LM head over rows `from..from + len` of picked hidden states, with the seconds it took.
+fn logits_of(model: &Model, hidden: &Tensor, from: usize, len: usize) -> Result<(Tensor, f64)> {
+    let start = Instant::now();
+    let logits = model.lm_logits(&hidden.narrow(0, from, len)?)?;
+    Ok((logits, start.elapsed().as_secs_f64()))
+}
+
+/// Runs `teacher` and every student over `windows` of `docs` (token ids), batch by batch.
+#[allow(clippy::too_many_arguments)]
+pub fn lockstep(
+    teacher: &Model,
+    students: &[&Model],
+    docs: &[Vec<u32>],
+    windows: &[Window],
+    batch_size: usize,
+    temperature: f64,
+    top_k: usize,
+    progress: bool,
+) -> Result<Scored> {
+    let lens: Vec<usize> = windows.iter().map(Window::len).collect();
+    let mut order: Vec<usize> = (0..windows.len()).collect();
+    order.sort_by_key(|&i| lens[i]);
+    let groups = batches(&order, &lens, batch_size.max(1));
+    let total: usize = windows.iter().map(Window::scored).sum();
+    let bar = bar(total, "tokens", progress);
+    let vocab = teacher.lm_vocab_size()?;
+    let chunk = (LOGIT_CELLS / vocab.max(1)).max(1);
+
+    let mut stats = vec![TokenStats::default(); students.len()];
+    let (mut doc_of, mut pos_of) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    let mut teacher_seconds = 0.0;
+    let mut student_seconds = vec![0.0; students.len()];
+    let mut tokens_read = 0;
+    for group in groups {
+        let picked: Vec<&Window> = order[group].iter().map(|&i| &windows[i]).collect();
+        let rows: Vec<&[u32]> = picked
+            .iter()
+            .map(|w| &docs[w.doc][w.begin..w.end])
+            .collect();
+        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let (mut index, mut targets) = (Vec::new(), Vec::new());
+        for (r, w) in picked.iter().enumerate() {
+            let doc = &docs[w.doc];
+            for (j, &target) in doc.iter().enumerate().take(w.end).skip(w.score_from) {
+                index.push((r * width + (j - 1 - w.begin)) as u32);
+                targets.push(target);
+                doc_of.push(w.doc);
+                pos_of.push(j);
+            }
+            tokens_read += w.len();
+        }
+        let m = index.len();
+        let device = teacher.device();
+        let index = Tensor::from_vec(index, m, device)?;
+        let targets = Tensor::from_vec(targets, m, device)?;
+        let (t_hidden, secs) = hidden_at(teacher, &rows, &index)?;
+        teacher_seconds += secs;
+        let mut s_hidden = Vec::with_capacity(students.len());
+        for (k, s) in students.iter().enumerate() {
+            let (h, secs) = hidden_at(s, &rows, &index)?;
+            student_seconds[k] += secs;
+            s_hidden.push(h);
+        }
+        let mut from = 0;
+        while from < m {
+            let len = chunk.min(m - from);
+            let (t_logits, secs) = logits_of(teacher, &t_hidden, from, len)?;
+            teacher_seconds += secs;
+            let tgt = targets.narrow(0, from, len)?;
+            for (k, s) in students.iter().enumerate() {
+                let (s_logits, secs) = logits_of(s, &s_hidden[k], from, len)?;
+                student_seconds[k] += secs;
+                let s_logits = s_logits.to_device(t_logits.device())?;
+                stats[k].extend(token_stats(&t_logits, &s_logits, &tgt, temperature, top_k)?);
+            }
+            from += len;
+            bar.inc(len as u64);
+        }
+    }
+    bar.finish_and_clear();
+
+    // Back to document order.
+    let mut perm: Vec<usize> = (0..doc_of.len()).collect();
+    perm.sort_by_key(|&i| (doc_of[i], pos_of[i]));
+    let stats = stats.into_iter().map(|s| permute_stats(s, &perm)).collect();
+    Ok(Scored {
+        stats,
+        doc_of: permute(&doc_of, &perm),
+        pos_of: permute(&pos_of, &perm),
+        teacher_seconds,
+        student_seconds,
+        tokens_read,
+    })
+}
+
+fn permute<T: Clone>(v: &[T], perm: &[usize]) -> Vec<T> {
+    perm.iter().map(|&i| v[i].clone()).collect()
+}
+
+fn permute_stats(s: TokenStats, perm: &[usize]) -> TokenStats {
+    TokenStats {
+        kl: permute(&s.kl, perm),
+        reverse_kl: permute(&s.reverse_kl, perm),
+        js: permute(&s.js, perm),
+        top1_agree: permute(&s.top1_agree, perm),
+        teacher_nll: permute(&s.teacher_nll, perm),
+        student_nll: permute(&s.student_nll, perm),
+        topk_overlap: permute(&s.topk_overlap, perm),
+        teacher_top: permute(&s.teacher_top, perm),
+        student_top: permute(&s.student_top, perm),
+    }
+}
+
+/// One scored continuation: token ids of context + continuation, and where the continuation
+/// starts.
+#[derive(Debug, Clone)]
+pub struct Continuation {
+    /// Every token id.
+    pub ids: Vec<u32>,
+    /// Index of the first continuation token (at least 1).
+    pub from: usize,
+}
+
+/// The summed log-probability `model` gives each continuation's tokens (lm-evaluation-harness's
+/// loglikelihood), with the seconds it took.
+pub fn continuation_scores(
+    model: &Model,
+    items: &[Continuation],
+    batch_size: usize,
+) -> Result<(Vec<f64>, f64)> {
+    let start = Instant::now();
+    let lens: Vec<usize> = items.iter().map(|c| c.ids.len()).collect();
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| lens[i]);
+    let vocab = model.lm_vocab_size()?;
+    let chunk = (LOGIT_CELLS / vocab.max(1)).max(1);
+    let mut scores = vec![0.0; items.len()];
+    for group in batches(&order, &lens, batch_size.max(1)) {
+        let idx = &order[group];
+        let rows: Vec<&[u32]> = idx.iter().map(|&i| items[i].ids.as_slice()).collect();
+        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let (mut index, mut targets, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, &i) in idx.iter().enumerate() {
+            let c = &items[i];
+            for j in c.from..c.ids.len() {
+                index.push((r * width + j - 1) as u32);
+                targets.push(c.ids[j]);
+                owner.push(i);
+            }
+        }
+        let m = index.len();
+        if m == 0 {
+            continue;
+        }
+        let index = Tensor::from_vec(index, m, model.device())?;
+        let targets = Tensor::from_vec(targets, m, model.device())?;
+        let (hidden, _) = hidden_at(model, &rows, &index)?;
+        let mut from = 0;
+        while from < m {
+            let len = chunk.min(m - from);
+            let (logits, _) = logits_of(model, &hidden, from, len)?;
+            let lp = target_log_probs(&logits, &targets.narrow(0, from, len)?)?;
+            for (k, v) in lp.into_iter().enumerate() {
+                scores[owner[from + k]] += v;
+            }
+            from += len;
+        }
+    }
+    Ok((scores, start.elapsed().as_secs_f64()))
+}
+
+/// `(tokens, vocab)` float32 logits of every position of every document, documents
+/// concatenated in order (each run alone: no padding reaches a document's logits). A document
+/// longer than the model's positions is refused.
+pub fn document_logits(model: &Model, docs: &[Vec<u32>], batch_size: usize) -> Result<Tensor> {
+    let max_positions = model.lm_max_positions()?;
+    if let Some(i) = docs.iter().position(|d| d.len() > max_positions) {
+        return Err(crate::error::Error::BadWindow {
+            reason: format!(
+                "document {i} holds {} tokens, more than the model's {max_positions} positions; `logits` writes each document in one piece",
+                docs[i].len()
+            ),
+            max_positions,
+        });
+    }
+    let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+    let mut order: Vec<usize> = (0..docs.len()).filter(|&i| lens[i] > 0).collect();
+    order.sort_by_key(|&i| lens[i]);
+    let mut out: Vec<Option<Tensor>> = vec![None; docs.len()];
+    for group in batches(&order, &lens, batch_size.max(1)) {
+        let idx = &order[group];
+        let rows: Vec<&[u32]> = idx.iter().map(|&i| docs[i].as_slice()).collect();
+        let batch = model.batch_ids(&rows)?;
+        let hidden = model.lm_hidden(&batch)?;
+        for (r, &i) in idx.iter().enumerate() {
+            let h = hidden.get(r)?.narrow(0, 0, lens[i])?;
+            out[i] = Some(model.lm_logits(&h)?.to_dtype(candle::DType::F32)?);
+        }
+    }
+    let parts: Vec<Tensor> = out.into_iter().flatten().collect();
+    Ok(Tensor::cat(&parts, 0)?)
+}
