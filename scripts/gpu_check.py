@@ -282,6 +282,53 @@ def torch_bench(model_dir, dtype, sizes, warmup, iters, seq_len):
     return {"torch": torch.__version__, "seq_len": len(ids), "rows": rows}
 
 
+# ---- self-test of the comparisons (run first by scripts/gpu-check) ----
+
+
+def write_npy_f32(path, rows, cols, values):
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}"
+    header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    data = array("f", values)
+    if sys.byteorder != "little":
+        data.byteswap()
+    Path(path).write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + data.tobytes())
+
+
+def self_test(work):
+    """The checks must be able to fail: a perturbation just over each tolerance is caught and
+    one just under is not."""
+    base = [0.5, -1.25, 2.0, 3.0, 0.0, -0.5]
+    write_npy_f32(work / "self.a.npy", 2, 3, base)
+    a = read_npy_f32(work / "self.a.npy")
+    assert (a[0], a[1], list(a[2])) == (2, 3, base), "npy round trip"
+    over = list(base)
+    over[4] += 2 * LOGITS_TOL
+    worst, agree = compare_logits(a, (2, 3, array("f", over)))
+    assert worst > LOGITS_TOL and agree == 1.0, (worst, agree)
+    flip = list(base)
+    flip[3] = -1.0  # row 1's argmax moves from column 0 to column 1
+    assert compare_logits(a, (2, 3, array("f", flip)))[1] == 0.5
+    ref = {"teacher": {"accuracy": 0.9, "ece": 0.05}, "student": {"accuracy": 0.8, "ece": 0.07},
+           "accuracy_retention": 0.8 / 0.9, "agreement": 0.85, "kl_divergence": 0.1, "js_divergence": 0.02}
+    for dtype, (acc_tol, (kl_abs, kl_rel), ece_tol) in DTYPE_TOL.items():
+        assert dtype_verdict(ref, ref, dtype)[1] == []
+        kl_tol = kl_abs + kl_rel * 0.1
+        near = json.loads(json.dumps(ref))
+        near["kl_divergence"] += 0.9 * kl_tol
+        near["student"]["ece"] += 0.9 * ece_tol
+        assert dtype_verdict(ref, near, dtype)[1] == [], dtype
+        far = json.loads(json.dumps(ref))
+        far["kl_divergence"] += 1.1 * kl_tol
+        far["student"]["accuracy"] += 1.1 * acc_tol
+        bad = dtype_verdict(ref, far, dtype)[1]
+        assert [b.split()[0] for b in bad] == ["acc_s", "KL"], (dtype, bad)
+    same = json.loads(json.dumps(ref))
+    same["js_divergence"] += 2 * REPORT_TOL
+    assert [b.split()[0] for b in dtype_verdict(ref, same, "f32")[1]] == ["JS"]
+    assert outcome(Failed("exit 2: distill-eval: roberta does not support dtype BF16")).startswith("not run")
+    assert outcome(Failed("exit 2: distill-eval: no such file")).startswith("FAIL")
+
+
 # ---- the table ----
 
 
@@ -305,6 +352,18 @@ class Table:
         )
 
 
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def eps(rows):
     return " · ".join(f"{r['batch_size']}: {r['examples_per_second']:,.0f}" for r in rows) + " ex/s"
 
@@ -314,6 +373,11 @@ def main_check(a):
     work.mkdir(parents=True, exist_ok=True)
     dev = a.device or ("cuda" if a.gpu else "cpu")
     gpu = dev != "cpu"
+    try:
+        self_test(work)
+    except AssertionError as e:
+        print(f"gpu-check: error: the self-test of the comparisons failed: {e!r}", file=sys.stderr)
+        return 2
     t = Table()
     started = time.time()
 
@@ -450,11 +514,14 @@ def main_check(a):
 
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = "GPU check: " + (f"GPU {a.gpu}" if gpu else "NO GPU on this machine: CPU fallback only")
+    binary = Path(a.bin).resolve()
+    shown = binary.relative_to(REPO) if binary.is_relative_to(REPO) else binary
     lines = [
         f"# {title}",
         "",
-        f"{when}; `scripts/gpu-check` at commit {a.commit or 'unknown'}; binary `{a.bin}`; "
-        f"data `models/data/test.jsonl`; {time.time() - started:.0f} s.",
+        f"{when}; `scripts/gpu-check` at commit {a.commit or 'unknown'}; binary `{shown}`; "
+        f"CPU: {cpu_name()}, {os.cpu_count()} cores; data `models/data/test.jsonl` (503 rows); "
+        f"{time.time() - started:.0f} s.",
     ]
     if not gpu:
         lines.append("No GPU was found (no working `nvidia-smi`): every row needing one says "
