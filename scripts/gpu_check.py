@@ -46,6 +46,9 @@ DTYPE_TOL = {
     "bf16": (0.02, (0.005, 0.05), 0.01),
 }
 SEQ_LEN = 128
+# bench: (batch sizes, untimed passes, timed passes, dtypes)
+GPU_BENCH = ([1, 8, 32, 128, 512], 3, 20, ["f32", "bf16", "f16"])
+CPU_BENCH = ([1, 8, 32], 1, 3, ["f32"])
 NOT_RUN_GPU = "not run: no GPU"
 LEVELS = ["neg", "neu", "pos"]
 # The figures of `report --json` compared across dtypes: (label, path, kind).
@@ -250,7 +253,7 @@ FILLER = ("the student model was distilled from a larger teacher and this senten
           "is repeated only to give the benchmark a realistic number of tokens ")
 
 
-def torch_bench(model_dir, dtype, sizes, warmup, iters, seq_len):
+def torch_bench(model_dir, dtype, sizes, warmup, iters, seq_len, device="cuda"):
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedTokenizerFast
 
@@ -260,22 +263,23 @@ def torch_bench(model_dir, dtype, sizes, warmup, iters, seq_len):
     tok = PreTrainedTokenizerFast(tokenizer_file=str(Path(model_dir) / "tokenizer.json"))
     arch = json.loads((Path(model_dir) / "config.json").read_text())["architectures"][0]
     auto = AutoModelForCausalLM if arch.endswith("ForCausalLM") else AutoModelForSequenceClassification
-    model = auto.from_pretrained(model_dir, dtype=tdtype).cuda().eval()
+    model = auto.from_pretrained(model_dir, dtype=tdtype).to(device).eval()
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     ids = tok(FILLER * 64, truncation=True, max_length=model.config.max_position_embeddings)["input_ids"]
     ids = ids[: seq_len - 1] + ids[-1:]  # as `bench`: cut the middle, keep the closing token
     rows = []
     with torch.inference_mode():
         for b in sizes:
-            x = torch.tensor([ids] * b, device="cuda")
+            x = torch.tensor([ids] * b, device=device)
             mask = torch.ones_like(x)
             for _ in range(warmup):
                 model(input_ids=x, attention_mask=mask).logits
-            torch.cuda.synchronize()
+            sync()
             times = []
             for _ in range(iters):
                 t0 = time.perf_counter()
                 model(input_ids=x, attention_mask=mask).logits
-                torch.cuda.synchronize()
+                sync()
                 times.append(time.perf_counter() - t0)
             mean = sum(times) / len(times)
             rows.append({"batch_size": b, "examples_per_second": b / mean, "ms_per_batch": mean * 1e3})
@@ -468,10 +472,7 @@ def main_check(a):
     # 3. bench, 4. PyTorch: throughput by batch size
     folder["teacher_llama"] = REPO / "models/llm/teacher_llama"  # a causal LM: bench only, see below
     bench_models = [n for n in ("teacher_bert", "MiniLM-L6 teacher", "teacher_llama") if n in folder]
-    if gpu:
-        sizes, warmup, iters, dtypes = [1, 8, 32, 128, 512], 3, 20, ["f32", "bf16", "f16"]
-    else:
-        sizes, warmup, iters, dtypes = [1, 8, 32], 1, 3, ["f32"]
+    sizes, warmup, iters, dtypes = GPU_BENCH if gpu else CPU_BENCH
     for name in bench_models:
         for dtype in dtypes:
             setting = f"{dev} {dtype}, {SEQ_LEN} tokens, {iters} passes"
