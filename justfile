@@ -16,6 +16,10 @@ test-cuda:
 build-cuda:
     scripts/build-cuda
 
+# The prepared GPU check: CUDA vs CPU logits, f16/bf16 figures, bench and PyTorch; one Markdown table (default target/gpu-check.md; CPU fallback without a GPU)
+gpu-check out="target/gpu-check.md":
+    scripts/gpu-check {{out}}
+
 # Tests with the Metal backend (macOS)
 test-metal:
     cargo test --workspace --features metal
