@@ -11,6 +11,7 @@ pub mod html;
 pub(crate) mod interpret;
 pub mod many;
 pub(crate) mod svg;
+pub(crate) mod sides;
 pub(crate) mod table;
 
 use std::str::FromStr;
