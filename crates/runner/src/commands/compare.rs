@@ -40,6 +40,7 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
         &opts.teacher,
         &students,
         &opts.gates,
+        &family::TaskOptions::default(),
     )?;
     let dataset = session.dataset_info().ok_or(Error::NoData)?;
     Ok(Comparison::new(

@@ -33,6 +33,7 @@ pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
         &opts.teacher,
         &[student],
         &opts.gates,
+        &family::TaskOptions::default(),
     )?;
     Ok(reports.remove(0))
 }

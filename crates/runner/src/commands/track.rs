@@ -42,6 +42,7 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
         &opts.teacher,
         &students,
         &opts.gates,
+        &family::TaskOptions::default(),
     )?;
     let dataset = session.dataset_info().ok_or(Error::NoData)?;
     let points = found

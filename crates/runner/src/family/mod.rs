@@ -42,10 +42,11 @@ macro_rules! families {
             teacher: &TeacherSource,
             students: &[StudentSpec],
             gates: &Gates,
+            options: &TaskOptions,
         ) -> Result<Vec<Report>> {
             match task {
                 $(Task::$task => {
-                    let family = $module::$family::new(gates.clone());
+                    let family = $module::$family::new(gates.clone(), options);
                     Ok(session.evaluate(&family, teacher, students)?.1)
                 })*
             }
@@ -56,6 +57,31 @@ macro_rules! families {
 families! {
     classification::Classification => Classification: "classification",
     regression::Regression => Regression: "regression",
+    ranking::Ranking => Ranking: "ranking",
+    generation::Generation => Generation: "generation",
+    detection::Detection => Detection: "detection",
+}
+
+/// What the families beyond classification read besides the shared options: the field names of
+/// their records and their own settings. Each family takes the part it needs.
+#[derive(Debug, Clone, Default)]
+pub struct TaskOptions {
+    /// The ranking family's fields and cut-offs.
+    pub ranking: ranking::RankingOptions,
+    /// The generation family's fields.
+    pub generation: generation::GenerationOptions,
+}
+
+/// The one file a saved-outputs family reads a side from, or the error saying it reads only
+/// saved outputs.
+pub(crate) fn saved_file<'a>(
+    source: &'a crate::engine::StudentSource,
+    task: &'static str,
+) -> Result<&'a str> {
+    match source {
+        crate::engine::StudentSource::Logits(file) => Ok(file),
+        crate::engine::StudentSource::Model(_) => Err(crate::Error::SavedOutputsOnly { task }),
+    }
 }
 
 impl std::fmt::Display for Task {

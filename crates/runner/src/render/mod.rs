@@ -10,8 +10,8 @@ pub(crate) mod header;
 pub mod html;
 pub(crate) mod interpret;
 pub mod many;
-pub(crate) mod svg;
 pub(crate) mod sides;
+pub(crate) mod svg;
 pub(crate) mod table;
 
 use std::str::FromStr;

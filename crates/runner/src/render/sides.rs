@@ -99,10 +99,7 @@ impl SideBySide {
             Self::paint(
                 color,
                 bold,
-                &format!(
-                    "STUDENT vs. TEACHER: {}",
-                    self.family.to_ascii_uppercase()
-                )
+                &format!("STUDENT vs. TEACHER: {}", self.family.to_ascii_uppercase())
             )
         )?;
         writeln!(out, "{RULE}")?;
@@ -211,7 +208,12 @@ impl SideBySide {
             v = self.verdict
         )?;
         writeln!(out, "<div class=\"cards\">")?;
-        card(out, &self.retention.0, &self.retention.1, "student / teacher")?;
+        card(
+            out,
+            &self.retention.0,
+            &self.retention.1,
+            "student / teacher",
+        )?;
         for (name, value) in &self.agreement {
             card(out, name, value, "teacher vs. student")?;
         }
