@@ -9,3 +9,4 @@ mod regression;
 mod report;
 mod score;
 mod snapshots;
+mod tasks;
