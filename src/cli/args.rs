@@ -76,7 +76,8 @@ pub(crate) enum Command {
     /// Run a teacher and a student over labelled data and report how much the student lost
     /// (with no arguments: the bundled demo pair on the bundled data).
     Report(ReportArgs),
-    /// Score saved logits (.npy, .safetensors or JSONL) against labels.
+    /// Score saved outputs against the truth: logits against labels (or, with --task,
+    /// regression predictions, ranking scores, generations or COCO detections).
     Score(ScoreArgs),
     /// Compare several students against one teacher pass, with the Pareto frontier of
     /// accuracy and KL.
