@@ -332,6 +332,22 @@ impl ScoreArgs {
             ),
         };
         let task = self.task;
+        if task != Task::Classification {
+            // These shape the classification report only; the other families have no
+            // softmax, calibration bins or bootstrap (yet), so a value would be ignored.
+            let ignored = [
+                ("--temperature", self.metrics.temperature != 1.0),
+                ("--bins", self.metrics.bins != 10),
+                ("--bootstrap", self.extras.bootstrap.is_some_and(|n| n > 0)),
+                ("--calibrate", self.extras.calibrate),
+            ];
+            if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+                anyhow::bail!(
+                    "{flag} does not apply to score --task {task}\nhint: it is a setting of \
+                     the classification report; leave it out"
+                );
+            }
+        }
         if let Some((flag, _)) = given
             .iter()
             .find(|(f, on)| *on && !required.contains(f) && !optional.contains(f))

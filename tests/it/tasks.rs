@@ -313,6 +313,13 @@ fn bad_ranking_input_exits_2() {
     );
     assert_error(&score("ranking", &[]), &["needs --data", "hint:"]);
     assert_error(
+        &score("ranking", &["--data", s(&text), "--calibrate"]),
+        &[
+            "--calibrate does not apply to score --task ranking",
+            "hint:",
+        ],
+    );
+    assert_error(
         &score("ranking", &["--data", s(&text), "--k", "0"]),
         &["--k", "hint:"],
     );
