@@ -422,6 +422,16 @@ fn generation_refuses_empty_hypotheses_unless_allowed() {
     assert!(r.stdout.contains("BLEU retention: "), "{}", r.stdout);
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("| BLEU | 100.0000 |"), "{md}");
+    // Texts reach the HTML escaped.
+    let script = dir.path().join("script.jsonl");
+    write_jsonl(
+        &script,
+        &[json!({"reference": "a b c d", "teacher": "a b c d", "student": "<script>x</script>"})],
+    );
+    let r = score("generation", &["--data", s(&script), "--html", "-"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("&lt;script&gt;x"), "{}", r.stdout);
+    assert!(!r.stdout.contains("<script>"), "{}", r.stdout);
     let ragged = dir.path().join("ragged.jsonl");
     std::fs::write(&ragged, "{\"reference\": \"a\", \"teacher\": \"a\"}\n").unwrap();
     assert_error(
