@@ -76,7 +76,8 @@ pub(crate) enum Command {
     /// Run a teacher and a student over labelled data and report how much the student lost
     /// (with no arguments: the bundled demo pair on the bundled data).
     Report(ReportArgs),
-    /// Score saved logits (.npy, .safetensors or JSONL) against labels.
+    /// Score saved outputs against the truth: logits against labels (or, with --task,
+    /// regression predictions, ranking scores, generations or COCO detections).
     Score(ScoreArgs),
     /// Compare several students against one teacher pass, with the Pareto frontier of
     /// accuracy and KL.
@@ -367,21 +368,26 @@ pub(crate) struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ScoreArgs {
-    /// Teacher logits, shape (n, C): .npy, .safetensors (FILE or FILE:tensor) or JSONL (arrays,
-    /// or records with a "logits" array).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) teacher_logits: String,
-    /// Student logits, same shape and class order as the teacher's.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) student_logits: String,
-    /// True labels (class ids): .npy of integers, JSONL (integers, or records with a "label"),
-    /// or whitespace-separated integers.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) labels: PathBuf,
-    /// The task family: classification (logits, class-id labels) or regression (predictions of
-    /// shape (n, 1) and float targets in the same formats).
+    /// The task family: classification (logits and class-id labels), regression (predictions
+    /// of shape (n, 1) and float targets), ranking or generation (--data records), detection
+    /// (COCO ground truth and result lists).
     #[arg(long, value_name = "TASK", default_value = "classification")]
     pub(crate) task: distill_eval_runner::family::Task,
+    /// Teacher logits, shape (n, C): .npy, .safetensors (FILE or FILE:tensor) or JSONL (arrays,
+    /// or records with a "logits" array). Regression: predictions, (n) or (n, 1).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) teacher_logits: Option<String>,
+    /// Student logits, same shape and class order as the teacher's.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) student_logits: Option<String>,
+    /// True labels (class ids): .npy of integers, JSONL (integers, or records with a "label"),
+    /// or whitespace-separated integers. Regression: float targets in the same formats.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) records: RecordArgs,
+    #[command(flatten)]
+    pub(crate) detection: DetectionArgs,
     #[command(flatten)]
     pub(crate) metrics: MetricArgs,
     #[command(flatten)]
@@ -392,4 +398,51 @@ pub(crate) struct ScoreArgs {
     pub(crate) gates: GateArgs,
     #[command(flatten)]
     pub(crate) device: DeviceArgs,
+}
+
+/// The records of `score --task ranking` and `--task generation`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Ranking and generation")]
+pub(crate) struct RecordArgs {
+    /// JSON Lines records, one per line: ranking {query, relevance, teacher, student} per
+    /// (query, document); generation {reference, teacher, student} texts.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
+    /// Ranking: the field with the query id (default: query).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) query_field: Option<String>,
+    /// Ranking: the field with the graded relevance, 0 = irrelevant (default: relevance).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) relevance_field: Option<String>,
+    /// The field with the teacher's score or text (default: teacher).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) teacher_field: Option<String>,
+    /// The field with the student's score or text (default: student).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) student_field: Option<String>,
+    /// Ranking: NDCG cut-offs besides 5 and 10, comma-separated (e.g. 1,3,20).
+    #[arg(long, value_name = "K", value_delimiter = ',', value_parser = within::<1, 100_000>)]
+    pub(crate) k: Vec<usize>,
+    /// Generation: the field with the reference text (default: reference).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) reference_field: Option<String>,
+    /// Generation: score empty generations (they match nothing, as in sacrebleu) instead of
+    /// refusing them.
+    #[arg(long)]
+    pub(crate) allow_empty_hypotheses: bool,
+}
+
+/// The files of `score --task detection`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Detection")]
+pub(crate) struct DetectionArgs {
+    /// COCO ground truth (images, annotations, categories).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ground_truth: Option<PathBuf>,
+    /// The teacher's COCO results: [{image_id, category_id, bbox: [x, y, w, h], score}].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) teacher_detections: Option<PathBuf>,
+    /// The student's COCO results.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) student_detections: Option<PathBuf>,
 }

@@ -112,14 +112,15 @@ fn teacher_specs(t: &args::TeacherArgs) -> impl Iterator<Item = &str> {
 }
 
 fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
-    let labels = args.labels.display().to_string();
-    let inputs = local_inputs([args.teacher_logits.as_str(), &args.student_logits, &labels]);
+    let files = args.inputs()?;
+    let labels = files.labels.display().to_string();
+    let inputs = local_inputs([files.teacher.as_str(), &files.student, &labels]);
     let outputs = outputs(args.output.requests(), &inputs)?;
     let metrics = args.metrics.config()?;
     let device = args.device.device.resolve()?;
     let setup = Setup {
         data: None,
-        labels: Some(args.labels.clone()),
+        labels: Some(files.labels),
         load: Default::default(),
         pass: Default::default(),
         metrics,
@@ -128,11 +129,12 @@ fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
     };
     let report = score(
         &ScoreOptions {
-            teacher_logits: args.teacher_logits.clone(),
-            student_logits: args.student_logits.clone(),
+            teacher_logits: files.teacher,
+            student_logits: files.student,
             setup,
             gates: args.gates.gates(),
             task: args.task,
+            options: files.options,
         },
         &device,
     )?;

@@ -13,9 +13,13 @@ use distill_eval_runner::input::DataSpec;
 use distill_eval_runner::output::{check_targets, Format, Request, Target};
 use distill_eval_runner::report::gate::Gates;
 
+use distill_eval_runner::family::generation::GenerationOptions;
+use distill_eval_runner::family::ranking::RankingOptions;
+use distill_eval_runner::family::{Task, TaskOptions};
+
 use super::args::{
     Cli, DataArgs, EvalArgs, ExtraArgs, GateArgs, LmArgs, LoadArgs, MetricArgs, OutputArgs,
-    TeacherArgs,
+    ScoreArgs, TeacherArgs,
 };
 
 /// A model spelled on the command line: a folder or a hub id.
@@ -269,4 +273,163 @@ pub(crate) fn local_inputs<'a>(specs: impl IntoIterator<Item = &'a str>) -> Vec<
         })
         .filter(|p| p.exists())
         .collect()
+}
+
+/// The three files `score` reads, whatever the family (see `ScoreOptions`), and the family's
+/// own options.
+pub(crate) struct ScoreInputs {
+    /// The teacher's outputs.
+    pub(crate) teacher: String,
+    /// The student's outputs.
+    pub(crate) student: String,
+    /// The labels, targets, records or ground truth.
+    pub(crate) labels: PathBuf,
+    /// Field names and settings.
+    pub(crate) options: TaskOptions,
+}
+
+impl ScoreArgs {
+    /// Checks that exactly the flags of the family were given, and gathers its inputs.
+    pub(crate) fn inputs(&self) -> Result<ScoreInputs> {
+        let (r, d) = (&self.records, &self.detection);
+        let given: Vec<(&str, bool)> = vec![
+            ("--teacher-logits", self.teacher_logits.is_some()),
+            ("--student-logits", self.student_logits.is_some()),
+            ("--labels", self.labels.is_some()),
+            ("--data", r.data.is_some()),
+            ("--query-field", r.query_field.is_some()),
+            ("--relevance-field", r.relevance_field.is_some()),
+            ("--teacher-field", r.teacher_field.is_some()),
+            ("--student-field", r.student_field.is_some()),
+            ("--k", !r.k.is_empty()),
+            ("--reference-field", r.reference_field.is_some()),
+            ("--allow-empty-hypotheses", r.allow_empty_hypotheses),
+            ("--ground-truth", d.ground_truth.is_some()),
+            ("--teacher-detections", d.teacher_detections.is_some()),
+            ("--student-detections", d.student_detections.is_some()),
+        ];
+        let (required, optional, example): (&[&str], &[&str], &str) = match self.task {
+            Task::CausalLm => anyhow::bail!(
+                "score --task causal-lm: saved outputs are not read for causal LMs, whose \
+                 token-level figures need both models run over the documents\nhint: run \
+                 distill-eval report --teacher T --student S --data texts.jsonl"
+            ),
+            Task::Classification | Task::Regression => (
+                &["--teacher-logits", "--student-logits", "--labels"],
+                &[],
+                "--teacher-logits T.npy --student-logits S.npy --labels Y.npy",
+            ),
+            Task::Ranking => (
+                &["--data"],
+                &[
+                    "--query-field",
+                    "--relevance-field",
+                    "--teacher-field",
+                    "--student-field",
+                    "--k",
+                ],
+                "--data rows.jsonl (records of query, relevance, teacher, student)",
+            ),
+            Task::Generation => (
+                &["--data"],
+                &[
+                    "--reference-field",
+                    "--teacher-field",
+                    "--student-field",
+                    "--allow-empty-hypotheses",
+                ],
+                "--data rows.jsonl (records of reference, teacher, student)",
+            ),
+            Task::Detection => (
+                &[
+                    "--ground-truth",
+                    "--teacher-detections",
+                    "--student-detections",
+                ],
+                &[],
+                "--ground-truth gt.json --teacher-detections t.json --student-detections s.json",
+            ),
+        };
+        let task = self.task;
+        if task != Task::Classification {
+            // These shape the classification report only; the other families have no
+            // softmax, calibration bins or bootstrap (yet), so a value would be ignored.
+            let ignored = [
+                ("--temperature", self.metrics.temperature != 1.0),
+                ("--bins", self.metrics.bins != 10),
+                ("--bootstrap", self.extras.bootstrap.is_some_and(|n| n > 0)),
+                ("--calibrate", self.extras.calibrate),
+            ];
+            if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+                anyhow::bail!(
+                    "{flag} does not apply to score --task {task}\nhint: it is a setting of \
+                     the classification report; leave it out"
+                );
+            }
+        }
+        if let Some((flag, _)) = given
+            .iter()
+            .find(|(f, on)| *on && !required.contains(f) && !optional.contains(f))
+        {
+            anyhow::bail!(
+                "{flag} does not apply to score --task {task}\nhint: score --task {task} reads \
+                 {example}"
+            );
+        }
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|f| !given.iter().any(|(g, on)| g == f && *on))
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "score --task {task} needs {}\nhint: pass {example}",
+                missing.join(", ")
+            );
+        }
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let or = |v: &Option<String>, default: String| v.clone().unwrap_or(default);
+        let ranking = RankingOptions::default();
+        let generation = GenerationOptions::default();
+        let options = TaskOptions {
+            ranking: RankingOptions {
+                query_field: or(&r.query_field, ranking.query_field),
+                relevance_field: or(&r.relevance_field, ranking.relevance_field),
+                teacher_field: or(&r.teacher_field, ranking.teacher_field),
+                student_field: or(&r.student_field, ranking.student_field),
+                cutoffs: r.k.clone(),
+            },
+            generation: GenerationOptions {
+                reference_field: or(&r.reference_field, generation.reference_field),
+                teacher_field: or(&r.teacher_field, generation.teacher_field),
+                student_field: or(&r.student_field, generation.student_field),
+                allow_empty: r.allow_empty_hypotheses,
+            },
+        };
+        // Every `unwrap_or_default` below is of a flag checked as required above.
+        let (teacher, student, labels) = match self.task {
+            // Causal LMs were refused above.
+            Task::Classification | Task::Regression | Task::CausalLm => (
+                self.teacher_logits.clone().unwrap_or_default(),
+                self.student_logits.clone().unwrap_or_default(),
+                self.labels.clone().unwrap_or_default(),
+            ),
+            Task::Ranking | Task::Generation => {
+                let data = r.data.clone().unwrap_or_default();
+                let file = data.display().to_string();
+                (file.clone(), file, data)
+            }
+            Task::Detection => (
+                path(&d.teacher_detections).unwrap_or_default(),
+                path(&d.student_detections).unwrap_or_default(),
+                d.ground_truth.clone().unwrap_or_default(),
+            ),
+        };
+        Ok(ScoreInputs {
+            teacher,
+            student,
+            labels,
+            options,
+        })
+    }
 }

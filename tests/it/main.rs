@@ -10,3 +10,4 @@ mod regression;
 mod report;
 mod score;
 mod snapshots;
+mod tasks;

@@ -1,6 +1,6 @@
 //! Snapshots of what users read: the demo's text, Markdown and JSON reports, `compare`'s table,
-//! `score`'s reports (HTML included) and every command's `--help`. A change to any of them
-//! shows up as a snapshot diff (`just snap` to review).
+//! `score`'s reports (HTML included), the task families' reports and every command's `--help`.
+//! A change to any of them shows up as a snapshot diff (`just snap` to review).
 //!
 //! Speeds, timings, versions and absolute paths are replaced by placeholders; JSON floats are
 //! rounded to 9 significant digits so that the last bits of a forward pass on another CPU do
@@ -178,6 +178,47 @@ fn score_json() {
 fn score_html() {
     let out = score_output(&["--html", "-"]);
     settings().bind(|| insta::assert_snapshot!("score_html", out));
+}
+
+/// The reports of the task families on the shared conformance cases (paths relative to the
+/// repository root, where the binary runs).
+#[test]
+fn task_family_reports() {
+    let gen = "tests/fixtures/tasks/generation/generations.jsonl";
+    let det = |f: &str| format!("tests/fixtures/tasks/detection/{f}");
+    let (gt, t, st) = (
+        det("ground_truth.json"),
+        det("teacher.json"),
+        det("student.json"),
+    );
+    let mut all = String::new();
+    for args in [
+        vec!["score", "--task", "generation", "--data", gen],
+        vec![
+            "score",
+            "--task",
+            "generation",
+            "--data",
+            gen,
+            "--markdown",
+            "-",
+        ],
+        vec![
+            "score",
+            "--task",
+            "detection",
+            "--ground-truth",
+            &gt,
+            "--teacher-detections",
+            &t,
+            "--student-detections",
+            &st,
+        ],
+    ] {
+        let r = run(&args);
+        all.push_str(&format!("$ distill-eval {}\n{}\n", args.join(" "), ok(&r)));
+    }
+    settings().bind(|| insta::assert_snapshot!("task_reports", all));
 }
 
 #[test]

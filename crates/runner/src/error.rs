@@ -604,6 +604,53 @@ pub enum Error {
         max_positions: usize,
     },
 
+    /// A line of a task's records file is JSON but not an object.
+    #[error("{}: {position}: expected a JSON object\nhint: each line must be one record such as {{\"query\": \"q1\", \"relevance\": 2, \"teacher\": 0.7, \"student\": 0.4}}", .path.display())]
+    RecordNotObject {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        position: Position,
+    },
+
+    /// A field of a task's record is missing or holds the wrong kind of value.
+    #[error("{}: {}: the field {:?} is {} but must be {}\nhint: {}", .0.path.display(), .0.position, .0.field, .0.found, .0.expected, field_hint(.0.flag, &.0.available))]
+    RecordField(Box<RecordField>),
+
+    /// A model's text is empty (or only whitespace).
+    #[error("{}: {position}: the {role}'s text ({field:?}) is empty\nhint: an empty hypothesis matches nothing and only lowers the scores; fix the generation, or pass --allow-empty-hypotheses to score it as sacrebleu and rouge-score do", .path.display())]
+    EmptyHypothesis {
+        /// The file.
+        path: PathBuf,
+        /// The record.
+        position: Position,
+        /// `teacher` or `student`.
+        role: &'static str,
+        /// The field.
+        field: String,
+    },
+
+    /// A statistics error about the contents of one input file.
+    #[error("{file}: {source}")]
+    InFile {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<distill_eval_metrics::Error>,
+    },
+
+    /// A flag given to a family that does not read it, or one it needs and did not get.
+    #[error("score --task {task}: {message}\nhint: {hint}")]
+    TaskFlags {
+        /// The family.
+        task: &'static str,
+        /// What is wrong.
+        message: String,
+        /// What to pass instead.
+        hint: &'static str,
+    },
+
     /// No student to evaluate.
     #[error("no student given\nhint: pass --student (or --checkpoints) at least once")]
     NoStudents,
@@ -655,6 +702,26 @@ pub struct Origins {
     pub student: String,
     /// The labels' file or dataset.
     pub labels: String,
+}
+
+/// What is wrong with a field of a task's record (boxed in [`Error::RecordField`] to keep the
+/// error small).
+#[derive(Debug)]
+pub struct RecordField {
+    /// The file.
+    pub path: PathBuf,
+    /// The record.
+    pub position: Position,
+    /// The field's name.
+    pub field: String,
+    /// What it holds.
+    pub found: String,
+    /// What it must hold.
+    pub expected: &'static str,
+    /// The flag that names another field.
+    pub flag: &'static str,
+    /// The record's fields, when the field is missing from it.
+    pub available: Vec<String>,
 }
 
 /// The runner's result type.
@@ -735,6 +802,18 @@ impl Error {
                 Self::Read { path, source }
             }
         }
+    }
+}
+
+/// The hint of a bad record field: the flag that renames it, and the fields there are.
+fn field_hint(flag: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        format!("fix the value, or name another field with {flag}")
+    } else {
+        format!(
+            "the record has the fields {}; name another with {flag}",
+            list(available)
+        )
     }
 }
 

@@ -36,7 +36,14 @@ pub fn compare(opts: &CompareOptions, device: &Device) -> Result<Comparison> {
         .iter()
         .map(|s| StudentSpec::model(s.clone(), "student"))
         .collect();
-    let reports = family::evaluate(task, &session, &opts.teacher, &students, &opts.gates)?;
+    let reports = family::evaluate(
+        task,
+        &session,
+        &opts.teacher,
+        &students,
+        &opts.gates,
+        &family::TaskOptions::default(),
+    )?;
     let dataset = session.dataset_info().ok_or(Error::NoData)?;
     Ok(Comparison::new(
         reports,

@@ -29,6 +29,13 @@ pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
     let task = family::prepare(&mut setup, &opts.teacher, Some(&opts.student))?;
     let session = Session::open(setup, device.clone())?;
     let student = StudentSpec::model(opts.student.clone(), "student");
-    let mut reports = family::evaluate(task, &session, &opts.teacher, &[student], &opts.gates)?;
+    let mut reports = family::evaluate(
+        task,
+        &session,
+        &opts.teacher,
+        &[student],
+        &opts.gates,
+        &family::TaskOptions::default(),
+    )?;
     Ok(reports.remove(0))
 }

@@ -6,11 +6,14 @@ use candle::Device;
 
 use crate::engine::{Session, Setup, StudentSource, StudentSpec, TeacherSource};
 use crate::error::Result;
-use crate::family::{self, Task};
+use crate::family::{self, Task, TaskOptions};
 use crate::report::gate::Gates;
 use crate::report::Report;
 
-/// What to score.
+/// What to score. The families read their files from the same three places: classification
+/// and regression a teacher file, a student file and a labels (targets) file; ranking and
+/// generation one records file in all three; detection the teacher's and the student's COCO
+/// results and the COCO ground truth as the labels.
 #[derive(Debug, Clone)]
 pub struct ScoreOptions {
     /// Teacher logits: `.npy`, `.safetensors` (optionally `FILE:name`) or JSONL.
@@ -23,6 +26,8 @@ pub struct ScoreOptions {
     pub gates: Gates,
     /// The family the outputs are scored by.
     pub task: Task,
+    /// The family's own fields and settings.
+    pub options: TaskOptions,
 }
 
 /// Reads the files, evaluates on `device` and returns the report.
@@ -37,7 +42,14 @@ pub fn score(opts: &ScoreOptions, device: &Device) -> Result<Report> {
         source: StudentSource::Logits(opts.student_logits.clone()),
         role: "student".to_owned(),
     };
-    let mut reports = family::evaluate(opts.task, &session, &teacher, &[student], &opts.gates)?;
+    let mut reports = family::evaluate(
+        opts.task,
+        &session,
+        &teacher,
+        &[student],
+        &opts.gates,
+        &opts.options,
+    )?;
     Ok(reports.remove(0))
 }
 

@@ -41,7 +41,14 @@ pub fn track(opts: &TrackOptions, device: &Device) -> Result<Track> {
             StudentSpec::model(ModelSource::Local(path.clone()), format!("step {step}"))
         })
         .collect();
-    let reports = family::evaluate(task, &session, &opts.teacher, &students, &opts.gates)?;
+    let reports = family::evaluate(
+        task,
+        &session,
+        &opts.teacher,
+        &students,
+        &opts.gates,
+        &family::TaskOptions::default(),
+    )?;
     let dataset = session.dataset_info().ok_or(Error::NoData)?;
     let points = found
         .into_iter()

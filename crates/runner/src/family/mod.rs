@@ -44,10 +44,11 @@ macro_rules! families {
             teacher: &TeacherSource,
             students: &[StudentSpec],
             gates: &Gates,
+            options: &TaskOptions,
         ) -> Result<Vec<Report>> {
             match task {
                 $(Task::$task => {
-                    let family = $module::$family::new(gates.clone());
+                    let family = $module::$family::new(gates.clone(), options);
                     Ok(session.evaluate(&family, teacher, students)?.1)
                 })*
             }
@@ -59,6 +60,9 @@ families! {
     classification::Classification => Classification: "classification",
     regression::Regression => Regression: "regression",
     lm::Lm => CausalLm: "causal-lm",
+    ranking::Ranking => Ranking: "ranking",
+    generation::Generation => Generation: "generation",
+    detection::Detection => Detection: "detection",
 }
 
 /// The family for models: causal LMs' when the teacher is one (or, with saved teacher outputs,
@@ -92,6 +96,28 @@ pub fn prepare(
         data.options.texts_only = task == Task::CausalLm;
     }
     Ok(task)
+}
+
+/// What the families beyond classification read besides the shared options: the field names of
+/// their records and their own settings. Each family takes the part it needs.
+#[derive(Debug, Clone, Default)]
+pub struct TaskOptions {
+    /// The ranking family's fields and cut-offs.
+    pub ranking: ranking::RankingOptions,
+    /// The generation family's fields.
+    pub generation: generation::GenerationOptions,
+}
+
+/// The one file a saved-outputs family reads a side from, or the error saying it reads only
+/// saved outputs.
+pub(crate) fn saved_file<'a>(
+    source: &'a crate::engine::StudentSource,
+    task: &'static str,
+) -> Result<&'a str> {
+    match source {
+        crate::engine::StudentSource::Logits(file) => Ok(file),
+        crate::engine::StudentSource::Model(_) => Err(crate::Error::SavedOutputsOnly { task }),
+    }
 }
 
 impl std::fmt::Display for Task {

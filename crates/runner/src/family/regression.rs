@@ -17,6 +17,9 @@ use serde::Serialize;
 use crate::engine::{Examples, Family, Session, StudentSource, StudentSpec, TeacherSource};
 use crate::error::Result;
 use crate::input::saved;
+use crate::render::fmt::{f4, int, pct};
+use crate::render::sides::{self, Section, SideBySide};
+use crate::render::table::{Align, Table};
 use crate::report::gate::{GateFigure, GateKind, Gates};
 use crate::report::{
     FigureFormat, FigureSpec, Findings, LogitInputs, Report, ReportBuilder, Style, SummarySpec,
@@ -30,8 +33,10 @@ pub struct Regression {
 }
 
 impl Regression {
-    /// The family, judging each report by `gates`.
-    pub fn new(gates: Gates) -> Self {
+    /// The family, judging each report by `gates` (it reads no [`TaskOptions`]).
+    ///
+    /// [`TaskOptions`]: crate::family::TaskOptions
+    pub fn new(gates: Gates, _options: &crate::family::TaskOptions) -> Self {
         Self { gates }
     }
 }
@@ -98,7 +103,7 @@ impl Family for Regression {
             &RegressionConfig::default(),
         )?;
         let thresholds = session.setup.metrics.thresholds.clone();
-        let verdict = Verdict::decide(evaluation.r2_retention, 0.0, &thresholds);
+        let verdict = sides::decide(evaluation.r2_retention, &thresholds);
         let findings = RegressionFindings {
             task: "regression",
             evaluation,
@@ -188,32 +193,67 @@ pub static SUMMARY: SummarySpec = SummarySpec {
 };
 
 impl RegressionFindings {
-    /// Rows of (figure, teacher, student) for every human format.
-    fn rows(&self) -> Vec<(&'static str, f64, f64)> {
-        let (t, s) = (&self.evaluation.teacher, &self.evaluation.student);
-        vec![
-            ("MAE", t.mae, s.mae),
-            ("RMSE", t.rmse, s.rmse),
-            ("R²", t.r2, s.r2),
-            ("Pearson", t.pearson, s.pearson),
-            ("Spearman", t.spearman, s.spearman),
-        ]
-    }
-
-    fn retention_text(&self) -> String {
-        self.evaluation
-            .r2_retention
-            .map_or("undefined (teacher R² <= 0)".to_owned(), |r| {
-                format!("{:.1}%", r * 100.0)
-            })
-    }
-}
-
-fn num(x: f64) -> String {
-    if x.is_nan() {
-        "n/a".to_owned()
-    } else {
-        format!("{x:.4}")
+    /// The report's content, formatted once for every human format.
+    fn sides(&self, report: &Report) -> SideBySide {
+        let e = &self.evaluation;
+        let (t, s) = (&e.teacher, &e.student);
+        let row = |name: &str, a: f64, b: f64| (name.to_owned(), f4(a), f4(b));
+        let mut sources = Vec::new();
+        if let Some(i) = &report.inputs {
+            sources.push(("Teacher", i.teacher_logits.clone()));
+            sources.push(("Student", i.student_logits.clone()));
+            if let Some(l) = &i.labels {
+                sources.push(("Targets", l.clone()));
+            }
+        }
+        let mut gaps = Table::new(
+            &["example", "target", "teacher", "student", "gap"],
+            &[Align::Right; 5],
+        );
+        for d in &e.disagreements {
+            gaps.row(vec![
+                int(d.index as u64),
+                f4(d.target),
+                f4(d.teacher),
+                f4(d.student),
+                f4(d.gap),
+            ]);
+        }
+        let sections = if gaps.is_empty() {
+            Vec::new()
+        } else {
+            vec![Section {
+                title: "Where teacher and student predict furthest apart".to_owned(),
+                table: gaps,
+            }]
+        };
+        SideBySide {
+            family: "Regression",
+            sources,
+            size: format!("{} examples", int(e.n as u64)),
+            figures: vec![
+                row("MAE", t.mae, s.mae),
+                row("RMSE", t.rmse, s.rmse),
+                row("R²", t.r2, s.r2),
+                row("Pearson", t.pearson, s.pearson),
+                row("Spearman", t.spearman, s.spearman),
+            ],
+            retention: (
+                "R² retention".to_owned(),
+                e.r2_retention.map_or_else(
+                    || "undefined (the teacher's R² is not positive)".to_owned(),
+                    pct,
+                ),
+            ),
+            agreement: vec![(
+                "Teacher-student Pearson".to_owned(),
+                f4(e.teacher_student_pearson),
+            )],
+            warnings: Vec::new(),
+            sections,
+            verdict: self.verdict,
+            rule: sides::rule("R² retention", &self.thresholds),
+        }
     }
 }
 
@@ -261,61 +301,15 @@ impl Findings for RegressionFindings {
         }
     }
 
-    fn text(&self, _report: &Report, out: &mut dyn Write, _style: Style) -> io::Result<()> {
-        writeln!(out, "Regression: {} examples", self.evaluation.n)?;
-        writeln!(out, "{:<10} {:>10} {:>10}", "figure", "teacher", "student")?;
-        for (name, t, s) in self.rows() {
-            writeln!(out, "{name:<10} {:>10} {:>10}", num(t), num(s))?;
-        }
-        writeln!(out, "R² retention: {}", self.retention_text())?;
-        writeln!(
-            out,
-            "teacher-student Pearson: {}",
-            num(self.evaluation.teacher_student_pearson)
-        )?;
-        writeln!(out, "Verdict: {} ({})", self.verdict, self.verdict.headline())
+    fn text(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        self.sides(report).text(out, style.color)
     }
 
-    fn markdown(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "# Regression report\n")?;
-        writeln!(out, "{} examples\n", self.evaluation.n)?;
-        writeln!(out, "| figure | teacher | student |\n|---|---|---|")?;
-        for (name, t, s) in self.rows() {
-            writeln!(out, "| {name} | {} | {} |", num(t), num(s))?;
-        }
-        writeln!(out, "\nR² retention: {}\n", self.retention_text())?;
-        writeln!(
-            out,
-            "teacher-student Pearson: {}\n",
-            num(self.evaluation.teacher_student_pearson)
-        )?;
-        writeln!(out, "**Verdict: {}** ({})", self.verdict, self.verdict.headline())
+    fn markdown(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        self.sides(report).markdown(out)
     }
 
-    fn html(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        let esc = crate::render::escape::html;
-        writeln!(
-            out,
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Regression report</title></head><body>"
-        )?;
-        writeln!(out, "<h1>Regression report</h1><p>{} examples</p>", self.evaluation.n)?;
-        writeln!(out, "<table><tr><th>figure</th><th>teacher</th><th>student</th></tr>")?;
-        for (name, t, s) in self.rows() {
-            writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(name),
-                num(t),
-                num(s)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-        writeln!(out, "<p>R² retention: {}</p>", esc(&self.retention_text()))?;
-        writeln!(
-            out,
-            "<p><strong>Verdict: {}</strong> ({})</p></body></html>",
-            self.verdict,
-            esc(self.verdict.headline())
-        )
+    fn html(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        self.sides(report).html(out)
     }
 }

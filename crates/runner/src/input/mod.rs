@@ -5,6 +5,7 @@
 pub mod checkpoints;
 pub mod dataset;
 pub(crate) mod npy;
+pub mod records;
 pub mod saved;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ pub(crate) mod header;
 pub mod html;
 pub(crate) mod interpret;
 pub mod many;
+pub(crate) mod sides;
 pub(crate) mod svg;
 pub(crate) mod table;
 

@@ -100,6 +100,34 @@ impl Table {
         }
         out
     }
+
+    /// An HTML `<table>`, every cell escaped; left-aligned columns get the `l` class.
+    pub(crate) fn html(&self) -> String {
+        let esc = super::escape::html;
+        let class = |i: usize| match self.align.get(i) {
+            Some(Align::Left) => " class=\"l\"",
+            _ => "",
+        };
+        let mut out = String::from("<table><tr>");
+        for (i, h) in self.header.iter().enumerate() {
+            out.push_str(&format!("<th{}>{}</th>", class(i), esc(h)));
+        }
+        out.push_str("</tr>\n");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for (i, c) in row.iter().enumerate() {
+                out.push_str(&format!("<td{}>{}</td>", class(i), esc(c)));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
+        out
+    }
+
+    /// Whether the table has no rows.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +146,13 @@ mod tests {
         assert_eq!(
             t.markdown(),
             "| name | value |\n| :--- | ---: |\n| a | 1.0 |\n| longer | 10.25 |\n"
+        );
+        let mut h = Table::new(&["x", "y"], &[Align::Left, Align::Right]);
+        h.row(vec!["<b>".into(), "1".into()]);
+        assert_eq!(
+            h.html(),
+            "<table><tr><th class=\"l\">x</th><th>y</th></tr>\n\
+             <tr><td class=\"l\">&lt;b&gt;</td><td>1</td></tr>\n</table>\n"
         );
     }
 }

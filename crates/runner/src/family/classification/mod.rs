@@ -47,8 +47,10 @@ pub struct Classification {
 }
 
 impl Classification {
-    /// The family, judging each report by `gates`.
-    pub fn new(gates: Gates) -> Self {
+    /// The family, judging each report by `gates` (it reads no [`TaskOptions`]).
+    ///
+    /// [`TaskOptions`]: crate::family::TaskOptions
+    pub fn new(gates: Gates, _options: &crate::family::TaskOptions) -> Self {
         Self { gates }
     }
 }

@@ -54,8 +54,9 @@ pub struct Lm {
 }
 
 impl Lm {
-    /// The family, judging each report by `gates`.
-    pub fn new(gates: Gates) -> Self {
+    /// The family, judging each report by `gates` (it has no options of its own beyond the
+    /// session's).
+    pub fn new(gates: Gates, _options: &crate::family::TaskOptions) -> Self {
         Self { gates }
     }
 }
