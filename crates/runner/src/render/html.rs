@@ -98,7 +98,9 @@ pub(crate) fn model_row(
         esc(i.revision.as_deref().unwrap_or("local")),
         esc(&i.architecture),
         esc(&params(i.parameters)),
-        esc(&rate(run.examples_per_second)),
+        esc(&run
+            .tokens_per_second
+            .map_or_else(|| rate(run.examples_per_second), super::fmt::token_rate)),
         esc(&i.device),
         esc(&i.dtype)
     )

@@ -282,14 +282,16 @@ impl Lm {
         let resamples = setup.extras.resamples.unwrap_or(DEFAULT_RESAMPLES);
         let doc_count = docs.len();
         let mut reports = Vec::with_capacity(students.len());
-        let run = |m: &Model, seconds: f64| ModelRun {
+        // Seconds are the model's whole share (documents and questions); tokens per second are
+        // those of the documents' pass alone.
+        let run = |m: &Model, pass_seconds: f64, mc_seconds: f64| ModelRun {
             info: m.info.clone(),
-            seconds,
-            examples_per_second: doc_count as f64 / seconds.max(1e-9),
-            tokens_per_second: Some(scored.tokens_read as f64 / seconds.max(1e-9)),
+            seconds: pass_seconds + mc_seconds,
+            examples_per_second: doc_count as f64 / pass_seconds.max(1e-9),
+            tokens_per_second: Some(scored.tokens_read as f64 / pass_seconds.max(1e-9)),
         };
         let teacher_mc_seconds = teacher_answers.as_ref().map_or(0.0, |a| a.seconds);
-        let teacher_run = run(t, scored.teacher_seconds + teacher_mc_seconds);
+        let teacher_run = run(t, scored.teacher_seconds, teacher_mc_seconds);
         for (k, (s, stats)) in students.iter().zip(&scored.stats).enumerate() {
             let summary = TokenSummary::of(stats, top_k);
             let bootstrap =
@@ -336,7 +338,7 @@ impl Lm {
                 token_kl: stats.kl.clone(),
                 summary,
             };
-            let student_run = run(s, scored.student_seconds[k] + mc_seconds);
+            let student_run = run(s, scored.student_seconds[k], mc_seconds);
             reports.push(
                 ReportBuilder::new(Box::new(findings))
                     .models(Some(teacher_run.clone()), Some(student_run))
