@@ -42,7 +42,7 @@ snap:
 
 # Regenerate the committed test fixtures with their Python generators (torch, transformers, scikit-learn, scipy, statsmodels, pyarrow)
 fixtures:
-    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py && python3 tests/fixtures/llm/make_llm_fixtures.py && python3 tests/fixtures/llm/make_lm_report_refs.py
+    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && python3 make_distances.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py && python3 tests/fixtures/llm/make_llm_fixtures.py && python3 tests/fixtures/llm/make_lm_report_refs.py
 
 # Criterion benchmarks
 bench:

@@ -516,3 +516,36 @@ fn every_other_figure_matches_the_torch_reference() {
         );
     }
 }
+
+#[test]
+fn bench_measures_lm_prefill() {
+    let m = llm("teacher_llama");
+    let r = run(&[
+        "bench",
+        "--model",
+        s(&m),
+        "--batch-sizes",
+        "1,4",
+        "--seq-len",
+        "32",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(j["seq_len"], 32);
+    for row in rows {
+        let (ex, tok) = (
+            f(row, &["examples_per_second"]),
+            f(row, &["tokens_per_second"]),
+        );
+        assert!(ex > 0.0 && close(tok, ex * 32.0, 1e-9, 0.0), "{row}");
+    }
+    assert_eq!(j["model"]["architecture"], "LlamaForCausalLM");
+}

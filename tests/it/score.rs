@@ -104,7 +104,17 @@ fn conformance_cases_match_the_references() {
         let expected: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
                 .unwrap();
-        assert_matches(&r.json(), &expected, case, "");
+        let got = r.json();
+        assert_matches(&got, &expected, case, "");
+        // The FAQ's distances, from scikit-learn and SciPy (`make_distances.py`).
+        let distances: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("distances.json")).unwrap())
+                .unwrap();
+        for key in ["cosine_distance", "wasserstein_confidence"] {
+            let (a, e) = (got[key].as_f64().unwrap(), distances[key].as_f64().unwrap());
+            // Float32 confidences summed in another order: equal to ~1e-8 relative.
+            assert!(close(a, e, 1e-6, 1e-12), "{case} {key}: {a} vs {e}");
+        }
     }
 }
 

@@ -22,6 +22,7 @@ struct BatchVectors {
     kl: Tensor,
     reverse_kl: Tensor,
     js: Tensor,
+    cosine: Tensor,
     t_finite: Tensor,
     s_finite: Tensor,
 }
@@ -86,6 +87,7 @@ fn tensor_batch(
         kl: div.kl,
         reverse_kl: div.reverse_kl,
         js: div.js,
+        cosine: probs::cosine_distance(teacher, student, precise)?,
         t_finite: probs::finite_flags(teacher, temperature, precise)?,
         s_finite: probs::finite_flags(student, temperature, precise)?,
     })
@@ -120,6 +122,7 @@ fn fused_batch(
         kl: f64s(cols.kl)?,
         reverse_kl: f64s(cols.reverse_kl)?,
         js: f64s(cols.js)?,
+        cosine: f64s(cols.cosine)?,
         t_finite: f64s(cols.t_finite)?,
         s_finite: f64s(cols.s_finite)?,
     })
@@ -300,6 +303,7 @@ impl Accumulator {
             kl: f64s(|b| &b.kl)?,
             reverse_kl: f64s(|b| &b.reverse_kl)?,
             js: f64s(|b| &b.js)?,
+            cosine: f64s(|b| &b.cosine)?,
         };
         Evaluation::from_examples(examples, self.num_classes, &self.cfg)
     }
@@ -931,6 +935,11 @@ mod tests {
                     f64s(y),
                     "{name}, {dtype:?}, C = {c}, T = {temperature}"
                 );
+            }
+            // Cosine distances: sums in different orders, equal to rounding.
+            for (x, y) in f64s(&a.cosine).iter().zip(f64s(&f.cosine)) {
+                assert!((x - y).abs() <= 1e-12, "cosine {x} vs {y}, C = {c}");
+                assert!((0.0..=2.0).contains(&y));
             }
             for (x, y) in [(&a.t_pred, &f.t_pred), (&a.s_pred, &f.s_pred)] {
                 let (x, y) = (x.to_vec1::<u32>().unwrap(), y.to_vec1::<u32>().unwrap());

@@ -303,6 +303,7 @@ mod tests {
             student,
             reverse_kl: kl.clone(),
             js: kl.clone(),
+            cosine: kl.clone(),
             kl,
         }
     }

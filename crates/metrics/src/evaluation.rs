@@ -43,6 +43,8 @@ pub struct Examples {
     pub reverse_kl: Vec<f64>,
     /// Jensen-Shannon divergence.
     pub js: Vec<f64>,
+    /// Cosine distance between the logit rows.
+    pub cosine: Vec<f64>,
 }
 
 impl Examples {
@@ -175,6 +177,11 @@ pub struct Evaluation {
     pub reverse_kl_divergence: f64,
     /// Mean Jensen-Shannon divergence.
     pub js_divergence: f64,
+    /// Mean cosine distance `1 - cos(teacher logits, student logits)` over examples.
+    pub cosine_distance: f64,
+    /// Wasserstein-1 distance between the teacher's and the student's confidence
+    /// distributions (SciPy's `wasserstein_distance`).
+    pub wasserstein_confidence: f64,
     /// Quantiles of the per-example KL.
     pub kl_percentiles: KlPercentiles,
     /// Fraction of examples with the same prediction.
@@ -202,6 +209,36 @@ fn mean(x: &[f64]) -> f64 {
     } else {
         x.iter().sum::<f64>() / x.len() as f64
     }
+}
+
+/// Wasserstein-1 (earth mover's) distance between the empirical distributions of `u` and `v`
+/// with equal weights, as `scipy.stats.wasserstein_distance`: the integral of |U(x) - V(x)|
+/// over the merged sorted values. NaN when either is empty.
+pub fn wasserstein_1(u: &[f64], v: &[f64]) -> f64 {
+    if u.is_empty() || v.is_empty() {
+        return f64::NAN;
+    }
+    let sort = |x: &[f64]| {
+        let mut x = x.to_vec();
+        x.sort_by(f64::total_cmp);
+        x
+    };
+    let (u, v) = (sort(u), sort(v));
+    let mut all: Vec<f64> = u.iter().chain(&v).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (nu, nv) = (u.len() as f64, v.len() as f64);
+    let (mut iu, mut iv, mut total) = (0usize, 0usize, 0.0);
+    for w in all.windows(2) {
+        // CDFs at w[0]: the share of values <= w[0] (SciPy's searchsorted side="right").
+        while iu < u.len() && u[iu] <= w[0] {
+            iu += 1;
+        }
+        while iv < v.len() && v[iv] <= w[0] {
+            iv += 1;
+        }
+        total += (iu as f64 / nu - iv as f64 / nv).abs() * (w[1] - w[0]);
+    }
+    total
 }
 
 /// The `q`-th quantile (0..=1) of sorted values, interpolating linearly between neighbours.
@@ -412,6 +449,8 @@ impl Evaluation {
             kl_divergence,
             reverse_kl_divergence: mean(&examples.reverse_kl),
             js_divergence: mean(&examples.js),
+            cosine_distance: mean(&examples.cosine),
+            wasserstein_confidence: wasserstein_1(&tconf, &sconf),
             kl_percentiles,
             agreement: agree as f64 / n as f64,
             ranking: Ranking {
@@ -435,6 +474,17 @@ impl Evaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wasserstein_is_scipys() {
+        // scipy.stats.wasserstein_distance([0, 1, 3], [5, 6, 8]) == 5.0
+        assert!((wasserstein_1(&[0.0, 1.0, 3.0], &[5.0, 6.0, 8.0]) - 5.0).abs() < 1e-12);
+        // scipy.stats.wasserstein_distance([0.2, 0.9, 0.9, 0.4], [0.5, 0.1]) == 0.3
+        let w = wasserstein_1(&[0.2, 0.9, 0.9, 0.4], &[0.5, 0.1]);
+        assert!((w - 0.3).abs() < 1e-12, "{w}");
+        assert_eq!(wasserstein_1(&[0.3, 0.7], &[0.7, 0.3]), 0.0);
+        assert!(wasserstein_1(&[], &[1.0]).is_nan());
+    }
 
     #[test]
     fn percentiles_interpolate_like_numpy() {

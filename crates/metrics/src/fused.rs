@@ -144,6 +144,7 @@ pub(crate) struct Columns {
     pub(crate) kl: Vec<f64>,
     pub(crate) reverse_kl: Vec<f64>,
     pub(crate) js: Vec<f64>,
+    pub(crate) cosine: Vec<f64>,
     pub(crate) t_finite: Vec<f64>,
     pub(crate) s_finite: Vec<f64>,
 }
@@ -166,6 +167,7 @@ struct Row {
     kl: f64,
     reverse_kl: f64,
     js: f64,
+    cosine: f64,
 }
 
 /// Row-sized scratch space, one per rayon task.
@@ -410,6 +412,16 @@ fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch
         js_p += p * (-((-d).max(0.0) + l) + LN_2);
         js_q += q * (-(d.max(0.0) + l) + LN_2);
     }
+    // Cosine distance of the raw logits (`probs::cosine_distance`).
+    let (mut dot, mut tt, mut ss) = (0f64, 0f64, 0f64);
+    for (a, b) in t.iter().zip(s) {
+        let (a, b) = (a.as_f64(), b.as_f64());
+        dot += a * b;
+        tt += a * a;
+        ss += b * b;
+    }
+    let norms = tt.sqrt() * ss.sqrt();
+    let cosine = 1.0 - if norms == 0.0 { 0.0 } else { dot / norms };
     let (t_nll, t_brier) = losses(&w.lp, &w.p, label);
     let (s_nll, s_brier) = losses(&w.lq, &w.q, label);
     Row {
@@ -430,6 +442,7 @@ fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch
         kl: non_negative(kl),
         reverse_kl: non_negative(rkl),
         js: non_negative((js_p + js_q) * 0.5),
+        cosine,
     }
 }
 
@@ -460,6 +473,7 @@ pub(crate) fn batch(
         kl: col(|r| r.kl),
         reverse_kl: col(|r| r.reverse_kl),
         js: col(|r| r.js),
+        cosine: col(|r| r.cosine),
         t_finite: col(|r| r.teacher.finite),
         s_finite: col(|r| r.student.finite),
     })

@@ -47,8 +47,8 @@ pub use calibration::CalibrationBin;
 pub use classification::ClassMetrics;
 pub use error::{Error, Result, Side};
 pub use evaluation::{
-    percentile, ErrorCounts, Evaluation, Examples, KlPercentiles, Ranking, SideExamples,
-    SideMetrics, ONLY_STUDENT_WRONG_WARNING,
+    percentile, wasserstein_1, ErrorCounts, Evaluation, Examples, KlPercentiles, Ranking,
+    SideExamples, SideMetrics, ONLY_STUDENT_WRONG_WARNING,
 };
 pub use significance::{mcnemar, McNemar};
 pub use temperature::{fit_temperature, temperature_scaling, TemperatureScaling};

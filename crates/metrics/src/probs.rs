@@ -139,6 +139,19 @@ pub fn divergences(log_p: &Tensor, log_q: &Tensor, p: &Tensor, q: &Tensor) -> Re
     })
 }
 
+/// Cosine distance `1 - <t, s> / (|t| |s|)` between the raw logit rows (no temperature: the
+/// distance does not depend on one), in `dtype`. A row of zeros has similarity 0 with anything
+/// (scikit-learn's `cosine_distances` convention), so its distance is 1.
+pub fn cosine_distance(teacher: &Tensor, student: &Tensor, dtype: DType) -> Result<Tensor> {
+    let (t, s) = (teacher.to_dtype(dtype)?, student.to_dtype(dtype)?);
+    let dot = (&t * &s)?.sum(D::Minus1)?;
+    let norms = (t.sqr()?.sum(D::Minus1)?.sqrt()? * s.sqr()?.sum(D::Minus1)?.sqrt()?)?;
+    let zero = norms.eq(0.0)?;
+    let safe = zero.where_cond(&norms.ones_like()?, &norms)?;
+    let sim = zero.where_cond(&norms.zeros_like()?, &(dot / safe)?)?;
+    Ok(sim.affine(-1.0, 1.0)?)
+}
+
 /// Negative log-likelihood of the true class per row; `labels` is `(b)` u32 in range.
 /// Computed as `-1 * x + 0`, so a certain prediction gives +0, never -0.
 pub fn nll_per_example(log_p: &Tensor, labels: &Tensor) -> Result<Tensor> {

@@ -328,9 +328,9 @@ pub(crate) fn report(f: &ClassificationFindings, r: &Report, out: &mut dyn Write
     }
     writeln!(
         out,
-        "<table><tr><th class=\"l\">mean KL(t‖s)</th><th>KL(s‖t)</th><th>Jensen-Shannon</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>\
-         <tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-        f4(e.kl_divergence), f4(e.reverse_kl_divergence), f4(e.js_divergence), f4(q.p50), f4(q.p90), f4(q.p95), f4(q.p99), f4(q.max)
+        "<table><tr><th class=\"l\">mean KL(t‖s)</th><th>KL(s‖t)</th><th>Jensen-Shannon</th><th>cosine distance</th><th>Wasserstein-1 (conf.)</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>\
+         <tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        f4(e.kl_divergence), f4(e.reverse_kl_divergence), f4(e.js_divergence), f4(e.cosine_distance), f4(e.wasserstein_confidence), f4(q.p50), f4(q.p90), f4(q.p95), f4(q.p99), f4(q.max)
     )?;
     writeln!(
         out,

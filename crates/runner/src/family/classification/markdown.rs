@@ -135,6 +135,14 @@ pub(crate) fn render(
     ]);
     t.row(vec!["Jensen-Shannon".into(), f4(e.js_divergence)]);
     t.row(vec![
+        "Cosine distance (logits)".into(),
+        f4(e.cosine_distance),
+    ]);
+    t.row(vec![
+        "Wasserstein-1 (confidences)".into(),
+        f4(e.wasserstein_confidence),
+    ]);
+    t.row(vec![
         "KL p50 / p90 / p95 / p99 / max".into(),
         format!(
             "{} / {} / {} / {} / {}",

@@ -506,6 +506,7 @@ mod tests {
             kl: vec![0.05; n],
             reverse_kl: vec![0.05; n],
             js: vec![0.01; n],
+            cosine: vec![0.02; n],
         };
         let cfg = MetricsConfig::default();
         let e = Evaluation::from_examples(x, 2, &cfg).unwrap();

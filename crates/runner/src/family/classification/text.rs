@@ -185,6 +185,11 @@ pub(crate) fn render(
         f4(e.reverse_kl_divergence),
     ]);
     t.row(vec!["Jensen-Shannon".into(), f4(e.js_divergence)]);
+    t.row(vec!["Cosine distance (logits)".into(), f4(e.cosine_distance)]);
+    t.row(vec![
+        "Wasserstein-1 (confidences)".into(),
+        f4(e.wasserstein_confidence),
+    ]);
     t.row(vec!["Top-1 agreement".into(), pct(e.agreement)]);
     out.write_all(t.text("   ").as_bytes())?;
     let q = &e.kl_percentiles;
