@@ -469,8 +469,70 @@ def main_check(a):
         for dtype in DTYPE_TOL:
             t.add("dtype report", "every pair above", f"cuda {dtype} vs cuda f32", "-", "as above", NOT_RUN_GPU)
 
+    # 2b. the causal LMs: every position's logits, and the token-level report figures
+    lm_teacher, lm_student = REPO / "models/llm/teacher_llama", REPO / "models/llm/qwen2"
+    lm_data = REPO / "models/llm/data/texts.jsonl"
+
+    def lm_logits(device, dtype, out):
+        run(a.bin, ["logits", "--model", lm_teacher, "--data", lm_data, "--limit", "20",
+                    "--device", device, "--dtype", dtype, "--out", out])
+        return read_npy_f32(out)
+
+    def lm_report(device, dtype, out, extra_env=None):
+        run(a.bin, ["report", "--teacher", lm_teacher, "--student", lm_student, "--data", lm_data,
+                    "--device", device, "--dtype", dtype, "--bootstrap", "0", "--json", out],
+            extra_env=extra_env)
+        return json.loads(Path(out).read_text())
+
+    lm_figures = [("KL", "kl_divergence"), ("top-1", "top1_agreement"),
+                  ("PPL_t", "teacher"), ("PPL_s", "student"), ("PPL ratio", "perplexity_ratio")]
+
+    def lm_delta(ref, got):
+        parts, worst = [], 0.0
+        for label, key in lm_figures:
+            r, g = ref[key], got[key]
+            if isinstance(r, dict):
+                r, g = r["perplexity"], g["perplexity"]
+            d = abs(g - r) / max(abs(r), 1e-12)
+            worst = max(worst, d)
+            parts.append(f"Δ{label} {d:.2g} rel")
+        return ", ".join(parts), worst
+
+    name, tol = "teacher_llama (causal LM)", f"max abs diff ≤ {LOGITS_TOL:g}"
+    try:
+        lm_ref = lm_logits("cpu", "f32", work / "lm.cpu.f32.npy")
+        if not gpu:
+            t.add("logits", name, "cuda f32 vs cpu f32", "-", tol, NOT_RUN_GPU)
+        got = lm_logits(dev, "f32", work / f"lm.{dev}.f32.npy")
+        worst, agree = compare_logits(lm_ref, got)
+        t.add("logits", name, f"{dev} f32 vs cpu f32" + ("" if gpu else " (second run)"),
+              f"max abs diff {worst:.2e} over {got[0]} positions, argmax agree {agree:.2%}", tol,
+              "pass" if worst <= LOGITS_TOL else "FAIL")
+    except Failed as e:
+        t.add("logits", name, f"{dev} f32", "-", tol, f"FAIL: {e}")
+    tag = "teacher_llama → qwen2 (causal LM)"
+    try:
+        lm_f32 = lm_report(dev, "f32", work / f"lm.{dev}.f32.json")
+        if gpu:
+            other, setting = lm_report("cpu", "f32", work / "lm.cpu.f32.json"), f"{dev} f32 vs cpu f32"
+        else:
+            t.add("report", tag, "cuda f32 vs cpu f32", "-", "every figure ≤ 1e-4 relative", NOT_RUN_GPU)
+            other, setting = lm_report("cpu", "f32", work / "lm.cpu.f32.again.json"), "cpu f32 vs cpu f32 (second run)"
+        fig, worst = lm_delta(other, lm_f32)
+        t.add("report", tag, setting, fig, "every figure ≤ 1e-4 relative", "pass" if worst <= 1e-4 else "FAIL")
+        for dtype, rel in (("f16", 0.01), ("bf16", 0.05)):
+            try:
+                half = lm_report(dev, dtype, work / f"lm.{dev}.{dtype}.json")
+                fig, worst = lm_delta(lm_f32, half)
+                t.add("dtype report", tag, f"{dev} {dtype} vs {dev} f32", fig,
+                      f"every figure ≤ {rel:g} relative", "pass" if worst <= rel else "FAIL")
+            except Failed as e:
+                t.add("dtype report", tag, f"{dev} {dtype} vs {dev} f32", "-", "-", outcome(e))
+    except Failed as e:
+        t.add("report", tag, f"{dev} f32", "-", "-", f"FAIL: {e}")
+
     # 3. bench, 4. PyTorch: throughput by batch size
-    folder["teacher_llama"] = REPO / "models/llm/teacher_llama"  # a causal LM: bench only, see below
+    folder["teacher_llama"] = REPO / "models/llm/teacher_llama"
     bench_models = [n for n in ("teacher_bert", "MiniLM-L6 teacher", "teacher_llama") if n in folder]
     sizes, warmup, iters, dtypes = GPU_BENCH if gpu else CPU_BENCH
     for name in bench_models:
@@ -509,9 +571,6 @@ def main_check(a):
             t.add("bench", name, "cuda f32, bf16, f16", "-", "-", NOT_RUN_GPU)
             t.add("PyTorch ratio", name, "cuda f32, bf16, f16", "-", "-", NOT_RUN_GPU)
 
-    t.add("logits, dtype report", "models/llm (Llama, Qwen2)", "-",
-          "`logits` and `report` take classifiers only; no command evaluates causal LMs yet (issue 7)",
-          "-", "not run: no CLI path")
 
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = "GPU check: " + (f"GPU {a.gpu}" if gpu else "NO GPU on this machine: CPU fallback only")
