@@ -549,3 +549,121 @@ fn bench_measures_lm_prefill() {
     }
     assert_eq!(j["model"]["architecture"], "LlamaForCausalLM");
 }
+
+/// Token-level figures from transformers' logits (`expected.logits.npy` of a fixture: every
+/// position of each text run alone), computed on the host in float64.
+fn host_figures(teacher: &str, student: &str) -> (usize, f64, f64, f64, f64) {
+    let dir = |m: &str| fixture(&format!("llm/{m}"));
+    let inputs: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir(teacher).join("inputs.json")).unwrap())
+            .unwrap();
+    let rows = |m: &str| -> Vec<Vec<f64>> {
+        let t = read_npy(&dir(m).join("expected.logits.npy"));
+        t.to_dtype(candle::DType::F64).unwrap().to_vec2().unwrap()
+    };
+    let (tl, sl) = (rows(teacher), rows(student));
+    let log_softmax = |z: &[f64]| -> Vec<f64> {
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = z.iter().map(|x| (x - m).exp()).sum::<f64>().ln() + m;
+        z.iter().map(|x| x - lse).collect()
+    };
+    let (mut n, mut kl, mut agree, mut nt, mut ns) = (0usize, 0.0, 0.0, 0.0, 0.0);
+    let mut at = 0;
+    for ids in inputs["ids"].as_array().unwrap() {
+        let ids: Vec<usize> = ids
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        for j in 0..ids.len().saturating_sub(1) {
+            let (lp, lq) = (log_softmax(&tl[at + j]), log_softmax(&sl[at + j]));
+            kl += lp
+                .iter()
+                .zip(&lq)
+                .map(|(a, b)| a.exp() * (a - b))
+                .sum::<f64>();
+            let arg = |v: &[f64]| (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+            agree += f64::from(u8::from(arg(&lp) == arg(&lq)));
+            nt -= lp[ids[j + 1]];
+            ns -= lq[ids[j + 1]];
+            n += 1;
+        }
+        at += ids.len();
+    }
+    let n_f = n as f64;
+    (n, kl / n_f, agree / n_f, (nt / n_f).exp(), (ns / n_f).exp())
+}
+
+#[test]
+fn every_architecture_family_scores_as_transformers_logits_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("llm/llama/inputs.json")).unwrap())
+            .unwrap();
+    let data = dir.path().join("texts.jsonl");
+    let lines: String = inputs["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}\n", serde_json::json!({ "text": t })))
+        .collect();
+    std::fs::write(&data, lines).unwrap();
+    let teacher = fixture("llm/llama");
+    for student in [
+        "llama3_legacy",
+        "mistral",
+        "qwen2",
+        "gemma2",
+        "gemma3_text",
+        "gemma3_text_legacy",
+        "phi3",
+    ] {
+        let st = fixture(&format!("llm/{student}"));
+        let r = run(&[
+            "report",
+            "--teacher",
+            s(&teacher),
+            "--student",
+            s(&st),
+            "--data",
+            s(&data),
+            "--json",
+            "-",
+        ]);
+        assert_eq!(r.code, 0, "{student}: {}", r.stderr);
+        let got = r.json();
+        let (n, kl, agree, tp, sp) = host_figures("llama", student);
+        assert_eq!(got["tokens"].as_u64().unwrap() as usize, n, "{student}");
+        let g = |k: &[&str]| f(&got, k);
+        assert!(
+            close(g(&["kl_divergence"]), kl, 1e-3, 1e-6),
+            "{student} KL {} vs {kl}",
+            g(&["kl_divergence"])
+        );
+        assert!(
+            (g(&["top1_agreement"]) - agree).abs() <= 1.0 / n as f64 + 1e-12,
+            "{student}"
+        );
+        assert!(
+            close(g(&["teacher", "perplexity"]), tp, 1e-4, 0.0),
+            "{student}"
+        );
+        assert!(
+            close(g(&["student", "perplexity"]), sp, 1e-4, 0.0),
+            "{student}"
+        );
+    }
+    // A padded LM head (142 rows for a 120-token tokenizer) cannot be compared with a 120-row one.
+    let qwen3 = fixture("llm/qwen3");
+    let r = run(&[
+        "report",
+        "--teacher",
+        s(&teacher),
+        "--student",
+        s(&qwen3),
+        "--data",
+        s(&data),
+    ]);
+    assert_error(&r, &["scores 120 tokens", "scores 142", "padding rows"]);
+}
