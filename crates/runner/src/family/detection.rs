@@ -398,14 +398,12 @@ impl Findings for DetectionFindings {
     }
 
     fn gate_figure(&self, gate: GateKind) -> Option<GateFigure> {
-        match gate {
-            GateKind::Retention => Some(GateFigure {
-                name: "mAP retention",
-                value: self.evaluation.map_retention.unwrap_or(f64::NAN),
-                undefined: "the teacher's mAP is 0 or undefined",
-            }),
-            GateKind::Divergence | GateKind::Calibration | GateKind::PerplexityRatio => None,
-        }
+        GateFigure::retention_only(
+            gate,
+            "mAP retention",
+            self.evaluation.map_retention,
+            "the teacher's mAP is 0 or undefined",
+        )
     }
 
     fn text(&self, _report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {

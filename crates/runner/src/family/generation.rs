@@ -484,14 +484,12 @@ impl Findings for GenerationFindings {
     }
 
     fn gate_figure(&self, gate: GateKind) -> Option<GateFigure> {
-        match gate {
-            GateKind::Retention => Some(GateFigure {
-                name: "BLEU retention",
-                value: self.evaluation.bleu_retention.unwrap_or(f64::NAN),
-                undefined: "the teacher's BLEU is 0",
-            }),
-            GateKind::Divergence | GateKind::Calibration | GateKind::PerplexityRatio => None,
-        }
+        GateFigure::retention_only(
+            gate,
+            "BLEU retention",
+            self.evaluation.bleu_retention,
+            "the teacher's BLEU is 0",
+        )
     }
 
     fn text(&self, _report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {

@@ -433,14 +433,12 @@ impl Findings for RankingFindings {
     }
 
     fn gate_figure(&self, gate: GateKind) -> Option<GateFigure> {
-        match gate {
-            GateKind::Retention => Some(GateFigure {
-                name: "NDCG@10 retention",
-                value: self.evaluation.ndcg_at_10_retention.unwrap_or(f64::NAN),
-                undefined: "the teacher's NDCG@10 is 0",
-            }),
-            GateKind::Divergence | GateKind::Calibration | GateKind::PerplexityRatio => None,
-        }
+        GateFigure::retention_only(
+            gate,
+            "NDCG@10 retention",
+            self.evaluation.ndcg_at_10_retention,
+            "the teacher's NDCG@10 is 0",
+        )
     }
 
     fn text(&self, _report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {

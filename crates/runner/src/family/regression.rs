@@ -291,14 +291,12 @@ impl Findings for RegressionFindings {
     }
 
     fn gate_figure(&self, gate: GateKind) -> Option<GateFigure> {
-        match gate {
-            GateKind::Retention => Some(GateFigure {
-                name: "R² retention",
-                value: self.evaluation.r2_retention.unwrap_or(f64::NAN),
-                undefined: "the teacher's R² is not positive",
-            }),
-            GateKind::Divergence | GateKind::Calibration | GateKind::PerplexityRatio => None,
-        }
+        GateFigure::retention_only(
+            gate,
+            "R² retention",
+            self.evaluation.r2_retention,
+            "the teacher's R² is not positive",
+        )
     }
 
     fn text(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {

@@ -273,18 +273,21 @@ fn resolve_fields(path: &Path, columns: &[String], opts: &DataOptions) -> Result
         }
     };
     let text_override = require(FieldRole::Text, &opts.text_field)?;
+    let detect_text = || {
+        TEXT_FIELDS
+            .iter()
+            .find_map(|name| find_column(columns, name))
+            .ok_or_else(|| Error::FieldNotDetected {
+                path: path.to_path_buf(),
+                role: FieldRole::Text,
+                tried: TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
+                available: columns.to_vec(),
+            })
+    };
     if opts.texts_only {
         let text = match text_override {
             Some(text) => text,
-            None => TEXT_FIELDS
-                .iter()
-                .find_map(|name| find_column(columns, name))
-                .ok_or_else(|| Error::FieldNotDetected {
-                    path: path.to_path_buf(),
-                    role: FieldRole::Text,
-                    tried: TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
-                    available: columns.to_vec(),
-                })?,
+            None => detect_text()?,
         };
         return Ok(Fields {
             text,
@@ -313,18 +316,7 @@ fn resolve_fields(path: &Path, columns: &[String], opts: &DataOptions) -> Result
         }
         None => match pair(None) {
             Some((a, b)) => (a, Some(pair_override.unwrap_or(b))),
-            None => {
-                let text = TEXT_FIELDS
-                    .iter()
-                    .find_map(|name| find_column(columns, name))
-                    .ok_or_else(|| Error::FieldNotDetected {
-                        path: path.to_path_buf(),
-                        role: FieldRole::Text,
-                        tried: TEXT_FIELDS.iter().map(|s| s.to_string()).collect(),
-                        available: columns.to_vec(),
-                    })?;
-                (text, pair_override)
-            }
+            None => (detect_text()?, pair_override),
         },
     };
     let label = match label_override {

@@ -43,6 +43,23 @@ pub struct GateFigure {
     pub undefined: &'static str,
 }
 
+impl GateFigure {
+    /// The figure for `gate` of a family judged on one retention alone (`--min-retention`):
+    /// `name` and `retention` (`None`: undefined, because `undefined`); no other gate applies.
+    pub fn retention_only(
+        gate: GateKind,
+        name: &'static str,
+        retention: Option<f64>,
+        undefined: &'static str,
+    ) -> Option<GateFigure> {
+        (gate == GateKind::Retention).then(|| GateFigure {
+            name,
+            value: retention.unwrap_or(f64::NAN),
+            undefined,
+        })
+    }
+}
+
 /// Conditions a student must meet.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Gates {
