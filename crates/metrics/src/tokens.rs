@@ -93,7 +93,9 @@ pub fn top_k(log_p: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
     let k = k.min(v);
     let device = log_p.device();
     let columns = Tensor::arange(0u32, v as u32, device)?.reshape((1, v))?;
-    let floor = Tensor::full(f64::NEG_INFINITY, (n, v), device)?.to_dtype(log_p.dtype())?;
+    let floor = Tensor::new(f64::NEG_INFINITY, device)?
+        .to_dtype(log_p.dtype())?
+        .broadcast_as((n, v))?;
     let mut rest = log_p.clone();
     let (mut ids, mut values) = (Vec::with_capacity(k), Vec::with_capacity(k));
     for _ in 0..k {

@@ -14,9 +14,10 @@ use super::windows::Window;
 use crate::engine::pass::batches;
 use crate::error::Result;
 
-/// The most logits (positions x vocabulary) one chunk of the LM head produces: 2^24, 64 MiB in
-/// float32 (a 2048-token window of a 152k vocabulary would be 1.2 GB at once).
-pub const LOGIT_CELLS: usize = 1 << 24;
+/// The most logits (positions x vocabulary) one chunk of the LM head produces: 2^22, 16 MiB in
+/// float32 (a 2048-token window of a 152k vocabulary would be 1.2 GB at once). The statistics
+/// of a chunk hold about a dozen float64 copies of it, so a chunk peaks near 0.5 GB.
+pub const LOGIT_CELLS: usize = 1 << 22;
 
 /// What the lockstep pass produced, tokens in document order.
 #[derive(Debug)]
@@ -80,6 +81,30 @@ pub fn lockstep(
     top_k: usize,
     progress: bool,
 ) -> Result<Scored> {
+    lockstep_chunked(
+        teacher,
+        students,
+        docs,
+        windows,
+        (batch_size, LOGIT_CELLS),
+        temperature,
+        top_k,
+        progress,
+    )
+}
+
+/// [`lockstep`] with `(batch_size, logit_cells)` chosen (tests use small chunks).
+#[allow(clippy::too_many_arguments)]
+fn lockstep_chunked(
+    teacher: &Model,
+    students: &[&Model],
+    docs: &[Vec<u32>],
+    windows: &[Window],
+    (batch_size, logit_cells): (usize, usize),
+    temperature: f64,
+    top_k: usize,
+    progress: bool,
+) -> Result<Scored> {
     let lens: Vec<usize> = windows.iter().map(Window::len).collect();
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_by_key(|&i| lens[i]);
@@ -87,7 +112,7 @@ pub fn lockstep(
     let total: usize = windows.iter().map(Window::scored).sum();
     let bar = bar(total, "tokens", progress);
     let vocab = teacher.lm_vocab_size()?;
-    let chunk = (LOGIT_CELLS / vocab.max(1)).max(1);
+    let chunk = (logit_cells / vocab.max(1)).max(1);
 
     let mut stats = vec![TokenStats::default(); students.len()];
     let (mut doc_of, mut pos_of) = (Vec::with_capacity(total), Vec::with_capacity(total));
@@ -262,4 +287,51 @@ pub fn document_logits(model: &Model, docs: &[Vec<u32>], batch_size: usize) -> R
     }
     let parts: Vec<Tensor> = out.into_iter().flatten().collect();
     Ok(Tensor::cat(&parts, 0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::lm::windows::Windowing;
+    use candle::Device;
+    use distill_eval_model::{LoadOptions, ModelSource};
+
+    fn load(name: &str) -> Model {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/llm").join(name);
+        distill_eval_model::load(&ModelSource::Local(dir), &Device::Cpu, &LoadOptions::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn chunks_batches_and_windows_do_not_change_the_figures() {
+        let (t, s) = (load("teacher_llama"), load("llama_small"));
+        let texts = [
+            "The plot was great. i would watch it again.",
+            "x",
+            "The cast turned out weak. i would not recommend it. The ending felt boring.",
+        ];
+        let docs = t.encode_documents(&texts).unwrap();
+        let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+        let whole = Windowing::new(None, None, 128).unwrap().plan(&lens);
+        let one = lockstep_chunked(&t, &[&s], &docs, &whole, (64, LOGIT_CELLS), 1.0, 5, false).unwrap();
+        // Chunks of 7 positions (300-token vocabulary), one window per batch.
+        let small = lockstep_chunked(&t, &[&s], &docs, &whole, (1, 300 * 7), 1.0, 5, false).unwrap();
+        assert_eq!(one.doc_of, small.doc_of);
+        assert_eq!(one.pos_of, small.pos_of);
+        let (a, b) = (&one.stats[0], &small.stats[0]);
+        assert_eq!(a.len(), lens.iter().map(|l| l - 1).sum::<usize>());
+        // Other batch widths round float32 matrix products differently: equal to ~1e-6.
+        for (x, y) in a.kl.iter().zip(&b.kl) {
+            assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+        assert_eq!(a.top1_agree, b.top1_agree);
+        assert_eq!(a.teacher_top.iter().map(|r| r[0].0).collect::<Vec<_>>(), b.teacher_top.iter().map(|r| r[0].0).collect::<Vec<_>>());
+        // Tokens come back in document order, every target once.
+        assert!(one.pos_of.windows(2).zip(one.doc_of.windows(2)).all(|(p, d)| d[0] < d[1] || p[0] + 1 == p[1]));
+        // Narrow windows score the same tokens.
+        let narrow = Windowing::new(Some(6), Some(2), 128).unwrap().plan(&lens);
+        let w = lockstep_chunked(&t, &[&s], &docs, &narrow, (3, 300 * 5), 1.0, 5, false).unwrap();
+        assert_eq!((w.doc_of.clone(), w.pos_of.clone()), (one.doc_of.clone(), one.pos_of.clone()));
+        assert!(w.tokens_read > one.tokens_read);
+    }
 }
