@@ -183,6 +183,7 @@ impl DataArgs {
                 label_field: self.label_field.clone(),
                 limit: self.limit,
                 texts_only: false,
+                numeric_labels: false,
             },
         }
     }

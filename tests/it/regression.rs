@@ -116,3 +116,220 @@ fn npy_f64(values: &[f64]) -> Vec<u8> {
     }
     out
 }
+
+/// A regression head made from a bundled 3-class classifier: one output, the difference of its
+/// `pos` and `neg` logits (a sentiment score), with `problem_type` regression.
+fn regression_head(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    use candle::{Device, Tensor};
+    let from = crate::common::model(name);
+    let to = dir.join(name);
+    crate::common::copy_dir(&from, &to);
+    let mut tensors =
+        candle::safetensors::load(from.join("model.safetensors"), &Device::Cpu).unwrap();
+    let w = tensors["classifier.weight"].clone();
+    let b = tensors["classifier.bias"].clone();
+    let w1 = (w.get(2).unwrap() - w.get(0).unwrap())
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let b1 = (b.get(2).unwrap() - b.get(0).unwrap())
+        .unwrap()
+        .reshape(1)
+        .unwrap();
+    tensors.insert("classifier.weight".into(), w1);
+    tensors.insert("classifier.bias".into(), b1);
+    let refs: std::collections::HashMap<String, Tensor> = tensors;
+    candle::safetensors::save(&refs, to.join("model.safetensors")).unwrap();
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(to.join("config.json")).unwrap()).unwrap();
+    config["id2label"] = serde_json::json!({"0": "score"});
+    config["label2id"] = serde_json::json!({"score": 0});
+    config["problem_type"] = "regression".into();
+    std::fs::write(to.join("config.json"), config.to_string()).unwrap();
+    to
+}
+
+#[test]
+fn regression_heads_run_from_models_as_their_saved_outputs_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, st) = (
+        regression_head(dir.path(), "teacher_bert"),
+        regression_head(dir.path(), "distilbert"),
+    );
+    // The bundled texts; targets near the teacher's own scores (so that its R² is high), some
+    // of them fractional.
+    let src = std::fs::read_to_string(crate::common::model("data/test.jsonl")).unwrap();
+    let texts: Vec<Value> = src
+        .lines()
+        .take(120)
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["text"].clone())
+        .collect();
+    let write_data = |path: &std::path::Path, ys: &[f64]| {
+        let lines: String = texts
+            .iter()
+            .zip(ys)
+            .map(|(t, y)| format!("{}\n", serde_json::json!({"text": t, "score": y})))
+            .collect();
+        std::fs::write(path, lines).unwrap();
+    };
+    let data = dir.path().join("scores.jsonl");
+    write_data(&data, &vec![0.0; texts.len()]);
+    let tl = dir.path().join("t.npy");
+    let r = run(&[
+        "logits",
+        "--model",
+        s(&t),
+        "--data",
+        s(&data),
+        "--label-field",
+        "score",
+        "--out",
+        s(&tl),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let own: Vec<f32> =
+        distill_eval_runner::input::saved::read_logits(s(&tl), &candle::Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+    let ys: Vec<f64> = own
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| f64::from(p).round() + if i % 3 == 0 { 0.25 } else { 0.0 })
+        .collect();
+    write_data(&data, &ys);
+    let targets_file = dir.path().join("targets.jsonl");
+    let targets: String = ys.iter().map(|y| format!("[{y}]\n")).collect();
+    std::fs::write(&targets_file, targets).unwrap();
+    let r = run(&[
+        "report",
+        "--teacher",
+        s(&t),
+        "--student",
+        s(&st),
+        "--data",
+        s(&data),
+        "--label-field",
+        "score",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = r.json();
+    assert_eq!(got["task"], "regression");
+    assert_eq!(got["n"], 120);
+    assert_eq!(got["teacher_model"]["problem_type"], "regression");
+    // The same figures as `score --task regression` on the heads' saved outputs.
+    let sl = dir.path().join("s.npy");
+    for (m, out) in [(&t, &tl), (&st, &sl)] {
+        let r = run(&[
+            "logits",
+            "--model",
+            s(m),
+            "--data",
+            s(&data),
+            "--label-field",
+            "score",
+            "--out",
+            s(out),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let saved = run(&[
+        "score",
+        "--task",
+        "regression",
+        "--teacher-logits",
+        s(&tl),
+        "--student-logits",
+        s(&sl),
+        "--labels",
+        s(&targets_file),
+        "--json",
+        "-",
+    ]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let want = saved.json();
+    for side in ["teacher", "student"] {
+        for key in ["mae", "rmse", "r2", "pearson", "spearman"] {
+            let (a, e) = (
+                got[side][key].as_f64().unwrap(),
+                want[side][key].as_f64().unwrap(),
+            );
+            assert!(close(a, e, 1e-9, 1e-12), "{side}.{key}: {a} vs {e}");
+        }
+    }
+    assert_eq!(got["verdict"], want["verdict"]);
+    // The terminal report names the models and the target column.
+    let r = run(&[
+        "report",
+        "--teacher",
+        s(&t),
+        "--student",
+        s(&st),
+        "--data",
+        s(&data),
+        "--label-field",
+        "score",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("BertForSequenceClassification"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("targets: \"score\""), "{}", r.stdout);
+    // compare: one teacher pass, both heads.
+    let r = run(&[
+        "compare",
+        "--teacher",
+        s(&t),
+        "--student",
+        s(&st),
+        "--student",
+        s(&t),
+        "--data",
+        s(&data),
+        "--label-field",
+        "score",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = r.json();
+    assert_eq!(c["students"].as_array().unwrap().len(), 2);
+    // The teacher against itself retains all of its R².
+    assert!(
+        close(
+            c["students"][1]["r2_retention"].as_f64().unwrap(),
+            1.0,
+            1e-12,
+            0.0
+        ),
+        "{c}"
+    );
+    // A target that is not a number names its row.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"text\": \"a\", \"score\": 1.5}\n{\"text\": \"b\", \"score\": \"high\"}\n",
+    )
+    .unwrap();
+    let r = run(&[
+        "report",
+        "--teacher",
+        s(&t),
+        "--student",
+        s(&st),
+        "--data",
+        s(&bad),
+        "--label-field",
+        "score",
+    ]);
+    assert_error(
+        &r,
+        &["bad.jsonl: line 2", "\"high\"", "not a finite number"],
+    );
+}

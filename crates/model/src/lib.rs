@@ -28,7 +28,7 @@ pub use config::ProbeConfig;
 pub use device::{device_label, dtype_label, DTypeSpec, DeviceSpec};
 pub use error::{Error, Result};
 pub use hub::HubOptions;
-pub use load::{load, probe_task};
+pub use load::{load, probe, Probed};
 pub use model::{LoadOptions, Model, ModelInfo};
 pub use source::{parse_hub_id, ModelSource};
 pub use tokenizer::{Batch, Encoded, TextInput, VocabDifference};

@@ -101,9 +101,20 @@ fn tokenizer_files(
     })
 }
 
-/// What `source` is (a classifier or a causal LM), from its config.json alone: no tokenizer or
-/// weight is read, so a command can pick its task family before loading anything.
-pub fn probe_task(source: &ModelSource, hub: &HubOptions) -> Result<Task> {
+/// What a checkpoint is, from its config.json alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    /// A classifier (any head) or a causal LM.
+    pub task: Task,
+    /// transformers' `problem_type`, resolved as [`ModelInfo::problem_type`](crate::ModelInfo)
+    /// is (`regression` for a one-output head without one); `causal_lm` for a causal LM.
+    pub problem_type: String,
+}
+
+/// What `source` is (a classifier, a regression head or a causal LM), from its config.json
+/// alone: no tokenizer or weight is read, so a command can pick its task family before loading
+/// anything.
+pub fn probe(source: &ModelSource, hub: &HubOptions) -> Result<Probed> {
     let files = Files::open(source, hub)?;
     let Some(config_path) = files.find("config.json")? else {
         let path = match &files {
@@ -113,7 +124,12 @@ pub fn probe_task(source: &ModelSource, hub: &HubOptions) -> Result<Task> {
         return Err(Error::MissingConfig { path });
     };
     let probe = ProbeConfig::read(&config_path)?;
-    Ok(arch::lookup(&probe)?.task())
+    let task = arch::lookup(&probe)?.task();
+    let problem_type = match task {
+        Task::SequenceClassification => probe.problem_type(probe.labels()?.len()),
+        Task::CausalLm => CAUSAL_LM.to_owned(),
+    };
+    Ok(Probed { task, problem_type })
 }
 
 /// Resolves the files, probes config.json, dispatches on the architecture, builds the model on

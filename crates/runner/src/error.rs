@@ -524,6 +524,19 @@ pub enum Error {
         task: &'static str,
     },
 
+    /// A regression target that is not a number.
+    #[error("{source_name}: {at}: the target in {field:?} is {value}, not a finite number\nhint: a regression head's labels must be numbers; fix the row or choose the target column with --label-field")]
+    RegressionTarget {
+        /// The data.
+        source_name: String,
+        /// Where.
+        at: Position,
+        /// The label column.
+        field: String,
+        /// What it holds.
+        value: String,
+    },
+
     /// A `.txt` data file given to a classifier.
     #[error("{} is plain text, which is read as one document for causal LMs only\nhint: give a classifier labelled rows (.jsonl, .csv, .tsv or .parquet with a text and a label column)", .path.display())]
     TextNeedsCausalLm {

@@ -40,10 +40,11 @@ pub struct Written {
 /// causal LM, float32 logits of every position, `(tokens, vocab)`, documents concatenated.
 pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<Written> {
     let mut setup = opts.setup.clone();
-    let task = distill_eval_model::probe_task(&opts.model, &setup.load.hub)?;
-    let lm = task == distill_eval_model::Task::CausalLm;
+    let probed = distill_eval_model::probe(&opts.model, &setup.load.hub)?;
+    let lm = probed.task == distill_eval_model::Task::CausalLm;
     if let Some(data) = setup.data.as_mut() {
         data.options.texts_only = lm;
+        data.options.numeric_labels = probed.problem_type == "regression";
     }
     let session = Session::open(setup, device.clone())?;
     let data = session.dataset().ok_or(Error::NoData)?;

@@ -67,11 +67,11 @@ pub fn label_ids(rows: &[Row], names: &[String], source: &str, field: &str) -> R
                     Ok(*id)
                 }
             }
-            Label::Absent => Err(Error::UnknownLabel {
+            Label::Absent | Label::Number(_) => Err(Error::UnknownLabel {
                 source_name: source.to_owned(),
                 at: r.position,
                 field: field.to_owned(),
-                label: String::new(),
+                label: r.label.to_string(),
                 known: names.to_vec(),
             }),
             Label::Name(name) => names

@@ -66,7 +66,8 @@ families! {
 }
 
 /// The family for models: causal LMs' when the teacher is one (or, with saved teacher outputs,
-/// the first student), else classification. Reads config.json only.
+/// the first student), regression's for a regression head (`problem_type` regression, or one
+/// output), else classification. Reads config.json only.
 pub fn detect(
     teacher: &TeacherSource,
     first_student: Option<&ModelSource>,
@@ -79,8 +80,10 @@ pub fn detect(
     let Some(source) = probe else {
         return Ok(Task::Classification);
     };
-    Ok(match distill_eval_model::probe_task(source, hub)? {
+    let probed = distill_eval_model::probe(source, hub)?;
+    Ok(match probed.task {
         distill_eval_model::Task::CausalLm => Task::CausalLm,
+        _ if probed.problem_type == "regression" => Task::Regression,
         distill_eval_model::Task::SequenceClassification => Task::Classification,
     })
 }
@@ -94,6 +97,7 @@ pub fn prepare(
     let task = detect(teacher, first_student, &setup.load.hub)?;
     if let Some(data) = setup.data.as_mut() {
         data.options.texts_only = task == Task::CausalLm;
+        data.options.numeric_labels = task == Task::Regression;
     }
     Ok(task)
 }

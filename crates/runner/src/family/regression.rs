@@ -4,7 +4,8 @@
 //!
 //! The verdict applies the classification thresholds' retention levels to `r2_retention`
 //! (EXCELLENT above 0.95, GOOD above 0.92, ACCEPTABLE above 0.90, else WEAK); there is no KL
-//! term. Only saved outputs are read so far (`score --task regression`).
+//! term. The predictions come from saved outputs (`score --task regression`) or from regression
+//! heads run over a dataset whose labels are the targets (`report`, `compare`, `track`).
 
 use std::io::{self, Write};
 
@@ -14,7 +15,13 @@ use distill_eval_metrics::tasks::{evaluate_regression, RegressionEvaluation};
 use distill_eval_metrics::{Thresholds, Verdict};
 use serde::Serialize;
 
-use crate::engine::{Examples, Family, Session, StudentSource, StudentSpec, TeacherSource};
+use distill_eval_model::ModelSource;
+
+use crate::engine::{
+    Examples, Family, ModelRun, Session, StudentSource, StudentSpec, TeacherSource,
+};
+use crate::family::classification::model_pass;
+use crate::input::dataset::Label;
 use crate::error::Result;
 use crate::input::saved;
 use crate::render::fmt::{f4, int, pct};
@@ -60,7 +67,59 @@ fn read_column(spec: &str, device: &Device) -> Result<Vec<f64>> {
 #[derive(Debug)]
 pub struct TeacherSide {
     predictions: Vec<f64>,
-    file: String,
+    /// The saved-outputs file, when the teacher was read from one.
+    file: Option<String>,
+    /// The model run, when the teacher was run.
+    run: Option<ModelRun>,
+}
+
+/// One regression head's predictions over the dataset: its `(n, 1)` outputs as one column.
+fn head_pass(source: &ModelSource, role: &str, session: &Session) -> Result<(Vec<f64>, ModelRun)> {
+    let data = session.dataset().ok_or(Error::NoData)?;
+    let pass = model_pass(source, role, data, session, false)?;
+    let (_, c) = pass.logits.dims2()?;
+    if c != 1 {
+        return Err(Error::RegressionShape {
+            file: pass.run.info.id.clone(),
+            columns: c,
+        });
+    }
+    // Device => host: one copy of a small column.
+    let column = pass.logits.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    Ok((column, pass.run))
+}
+
+/// The targets: the dataset's labels as numbers, or the labels file's column.
+fn targets(session: &Session) -> Result<(Vec<f64>, Option<String>)> {
+    match &session.examples {
+        Examples::LabelFile(path) => {
+            let spec = path.display().to_string();
+            Ok((read_column(&spec, &session.device)?, Some(spec)))
+        }
+        Examples::Dataset { data, .. } => {
+            let values = data
+                .rows
+                .iter()
+                .map(|r| {
+                    let value = match &r.label {
+                        Label::Id(i) => Some(*i as f64),
+                        Label::Number(x) => Some(*x),
+                        Label::Name(s) => s.trim().parse::<f64>().ok(),
+                        Label::Absent => None,
+                    };
+                    value
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(|| Error::RegressionTarget {
+                            source_name: data.source.clone(),
+                            at: r.position,
+                            field: data.fields.label.clone(),
+                            value: r.label.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            Ok((values, None))
+        }
+    }
 }
 
 impl Family for Regression {
@@ -73,12 +132,22 @@ impl Family for Regression {
         teacher: &TeacherSource,
         _first: &StudentSpec,
     ) -> Result<(TeacherSide, Option<Report>)> {
-        let file = teacher
-            .file()
-            .ok_or(Error::SavedOutputsOnly { task: "regression" })?
-            .to_owned();
-        let predictions = read_column(&file, &session.device)?;
-        Ok((TeacherSide { predictions, file }, None))
+        let side = match teacher {
+            TeacherSource::Logits { spec, .. } => TeacherSide {
+                predictions: read_column(spec, &session.device)?,
+                file: Some(spec.clone()),
+                run: None,
+            },
+            TeacherSource::Model(source) => {
+                let (predictions, run) = head_pass(source, "teacher", session)?;
+                TeacherSide {
+                    predictions,
+                    file: None,
+                    run: Some(run),
+                }
+            }
+        };
+        Ok((side, None))
     }
 
     fn student(
@@ -87,15 +156,18 @@ impl Family for Regression {
         teacher: &TeacherSide,
         student: &StudentSpec,
     ) -> Result<Report> {
-        let StudentSource::Logits(file) = &student.source else {
-            return Err(Error::SavedOutputsOnly { task: "regression" });
+        let (predictions, file, run) = match &student.source {
+            StudentSource::Logits(file) => (
+                read_column(file, &session.device)?,
+                Some(file.clone()),
+                None,
+            ),
+            StudentSource::Model(source) => {
+                let (predictions, run) = head_pass(source, &student.role, session)?;
+                (predictions, None, Some(run))
+            }
         };
-        let Examples::LabelFile(targets_path) = &session.examples else {
-            return Err(Error::SavedOutputsOnly { task: "regression" });
-        };
-        let targets_spec = targets_path.display().to_string();
-        let targets = read_column(&targets_spec, &session.device)?;
-        let predictions = read_column(file, &session.device)?;
+        let (targets, targets_spec) = targets(session)?;
         let evaluation = evaluate_regression(
             &targets,
             &teacher.predictions,
@@ -110,12 +182,15 @@ impl Family for Regression {
             verdict,
             thresholds,
         };
+        let inputs = (teacher.file.is_some() || file.is_some()).then(|| LogitInputs {
+            teacher_logits: teacher.file.clone().unwrap_or_default(),
+            student_logits: file.clone().unwrap_or_default(),
+            labels: targets_spec,
+        });
         Ok(ReportBuilder::new(Box::new(findings))
-            .inputs(Some(LogitInputs {
-                teacher_logits: teacher.file.clone(),
-                student_logits: file.clone(),
-                labels: Some(targets_spec),
-            }))
+            .models(teacher.run.clone(), run)
+            .dataset(session.dataset_info())
+            .inputs(inputs)
             .build(&self.gates))
     }
 }
@@ -199,12 +274,23 @@ impl RegressionFindings {
         let (t, s) = (&e.teacher, &e.student);
         let row = |name: &str, a: f64, b: f64| (name.to_owned(), f4(a), f4(b));
         let mut sources = Vec::new();
-        if let Some(i) = &report.inputs {
-            sources.push(("Teacher", i.teacher_logits.clone()));
-            sources.push(("Student", i.student_logits.clone()));
-            if let Some(l) = &i.labels {
-                sources.push(("Targets", l.clone()));
-            }
+        let run = |r: &ModelRun| format!("{} ({}, {:.1} ex/s)", r.info.id, r.info.architecture, r.examples_per_second);
+        let given = report.inputs.as_ref();
+        match (&report.teacher_model, given) {
+            (Some(t), _) => sources.push(("Teacher", run(t))),
+            (None, Some(i)) => sources.push(("Teacher", i.teacher_logits.clone())),
+            (None, None) => {}
+        }
+        match (&report.student_model, given) {
+            (Some(m), _) => sources.push(("Student", run(m))),
+            (None, Some(i)) => sources.push(("Student", i.student_logits.clone())),
+            (None, None) => {}
+        }
+        if let Some(l) = given.and_then(|i| i.labels.clone()) {
+            sources.push(("Targets", l));
+        }
+        if let Some(d) = &report.dataset {
+            sources.push(("Data", format!("{} (targets: {:?})", d.source, d.label_field)));
         }
         let mut gaps = Table::new(
             &["example", "target", "teacher", "student", "gap"],

@@ -71,10 +71,13 @@ pub struct DataOptions {
     /// Documents for a causal LM: only the text column is read (no pair, no label), and a
     /// `.txt` file is one document.
     pub texts_only: bool,
+    /// Targets of a regression head: float labels are read as numbers ([`Label::Number`])
+    /// instead of being refused.
+    pub numeric_labels: bool,
 }
 
 /// A gold label as the file spells it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum Label {
     /// An integer class id (possibly negative or out of range: the caller checks).
@@ -83,6 +86,8 @@ pub enum Label {
     Name(String),
     /// No label: a causal LM's document ([`DataOptions::texts_only`]).
     Absent,
+    /// A number that is not an integer: a regression target ([`DataOptions::numeric_labels`]).
+    Number(f64),
 }
 
 impl fmt::Display for Label {
@@ -91,6 +96,7 @@ impl fmt::Display for Label {
             Self::Id(id) => write!(f, "{id}"),
             Self::Name(name) => write!(f, "{name:?}"),
             Self::Absent => f.write_str("none"),
+            Self::Number(x) => write!(f, "{x}"),
         }
     }
 }
@@ -234,6 +240,7 @@ pub fn load_parquet_files(source: &str, paths: &[PathBuf], opts: &DataOptions) -
                 label_field: (!f.label.is_empty()).then(|| f.label.clone()),
                 limit: opts.limit,
                 texts_only: opts.texts_only,
+                numeric_labels: opts.numeric_labels,
             },
             None => opts.clone(),
         };

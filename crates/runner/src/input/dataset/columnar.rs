@@ -105,7 +105,7 @@ fn read_rows(path: &Path, opts: &DataOptions, rows: &mut Vec<Row>) -> Result<Fie
             };
             let label = match fields.label.as_str() {
                 "" => Label::Absent,
-                name => label(path, position, name, cell(name))?,
+                name => label(path, position, name, cell(name), opts.numeric_labels)?,
             };
             rows.push(Row {
                 text: first,
@@ -141,8 +141,16 @@ fn text(
     }
 }
 
-fn label(path: &Path, position: Position, field: &str, value: Option<&Field>) -> Result<Label> {
+fn label(
+    path: &Path,
+    position: Position,
+    field: &str,
+    value: Option<&Field>,
+    numeric: bool,
+) -> Result<Label> {
     let label = match value {
+        Some(Field::Float(v)) if numeric => Some(Label::Number(f64::from(*v))),
+        Some(Field::Double(v)) if numeric => Some(Label::Number(*v)),
         Some(Field::Byte(v)) => Some(Label::Id(i64::from(*v))),
         Some(Field::Short(v)) => Some(Label::Id(i64::from(*v))),
         Some(Field::Int(v)) => Some(Label::Id(i64::from(*v))),

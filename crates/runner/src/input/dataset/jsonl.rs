@@ -93,7 +93,7 @@ fn record(
             .transpose()?,
         label: match fields.label.as_str() {
             "" => Label::Absent,
-            name => label(path, position, object, name)?,
+            name => label(path, position, object, name, opts.numeric_labels)?,
         },
         position,
     })
@@ -126,9 +126,14 @@ fn label(
     position: Position,
     object: &Map<String, Value>,
     field: &str,
+    numeric: bool,
 ) -> Result<Label> {
     match object.get(field) {
         Some(Value::String(s)) => Ok(Label::Name(s.clone())),
+        Some(Value::Number(n)) if numeric && n.as_i64().is_none() => n
+            .as_f64()
+            .map(Label::Number)
+            .ok_or_else(|| bad_value(path, position, FieldRole::Label, field, n.to_string())),
         other => match other.and_then(Value::as_i64) {
             Some(id) => Ok(Label::Id(id)),
             None => Err(bad_value(
