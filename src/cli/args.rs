@@ -216,6 +216,10 @@ pub(crate) struct LoadArgs {
     /// Truncate inputs to at most this many tokens (default: what each model accepts).
     #[arg(long, value_parser = within::<1, 1_048_576>)]
     pub(crate) max_length: Option<usize>,
+    /// Load a model folder or hub repo that holds this .gguf file from that file (a path
+    /// ending in .gguf is loaded as GGUF without it).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) gguf_file: Option<String>,
     /// Never use the network: hub models and datasets must be in the cache (also HF_HUB_OFFLINE=1).
     #[arg(long)]
     pub(crate) offline: bool,

@@ -160,6 +160,7 @@ impl LoadArgs {
             dtype: self.dtype,
             hub: self.hub(progress),
             max_length: self.max_length,
+            gguf_file: self.gguf_file.clone(),
         }
     }
 

@@ -331,3 +331,37 @@ fn unknown_architecture_and_missing_metadata_are_named() {
     assert!(matches!(err, Error::GgufTensor { .. }), "{err}");
     assert_hint(&err, "ffn_gate");
 }
+
+/// The committed GGUF fixtures (models/llm/gguf/): `<checkpoint>.<type>.gguf`.
+const FIXTURES: &[(&str, GgmlDType)] = &[
+    ("teacher_llama", GgmlDType::Q8_0),
+    ("llama_small", GgmlDType::Q8_0),
+];
+
+fn fixture_path(name: &str, dtype: GgmlDType) -> PathBuf {
+    conformance_dir("gguf").join(format!("{name}.{dtype:?}.gguf"))
+}
+
+/// Regenerates models/llm/gguf/ (run with `--ignored`).
+#[test]
+#[ignore]
+fn regenerate_gguf_fixtures() {
+    std::fs::create_dir_all(conformance_dir("gguf")).unwrap();
+    for &(name, dtype) in FIXTURES {
+        write_llama(&conformance_dir(name), dtype, &fixture_path(name, dtype));
+    }
+}
+
+#[test]
+fn gguf_fixtures_are_what_the_writer_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    for &(name, dtype) in FIXTURES {
+        let fresh = dir.path().join("fresh.gguf");
+        write_llama(&conformance_dir(name), dtype, &fresh);
+        let committed = std::fs::read(fixture_path(name, dtype)).unwrap();
+        assert!(
+            std::fs::read(&fresh).unwrap() == committed,
+            "models/llm/gguf/{name}.{dtype:?}.gguf is stale: run the ignored regenerate_gguf_fixtures test"
+        );
+    }
+}

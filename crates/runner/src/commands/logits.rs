@@ -40,7 +40,11 @@ pub struct Written {
 /// causal LM, float32 logits of every position, `(tokens, vocab)`, documents concatenated.
 pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<Written> {
     let mut setup = opts.setup.clone();
-    let task = distill_eval_model::probe_task(&opts.model, &setup.load.hub)?;
+    let task = distill_eval_model::probe_task_with(
+        &opts.model,
+        &setup.load.hub,
+        setup.load.gguf_file.as_deref(),
+    )?;
     let lm = task == distill_eval_model::Task::CausalLm;
     if let Some(data) = setup.data.as_mut() {
         data.options.texts_only = lm;

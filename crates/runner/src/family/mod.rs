@@ -3,7 +3,7 @@
 //! examples, how a student is evaluated) with [`Findings`](crate::report::Findings) (its
 //! figures, verdict and sections in every format), registered by one line in `families!`.
 
-use distill_eval_model::{HubOptions, ModelSource};
+use distill_eval_model::ModelSource;
 
 use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
 use crate::error::Result;
@@ -70,7 +70,7 @@ families! {
 pub fn detect(
     teacher: &TeacherSource,
     first_student: Option<&ModelSource>,
-    hub: &HubOptions,
+    load: &distill_eval_model::LoadOptions,
 ) -> Result<Task> {
     let probe = match teacher {
         TeacherSource::Model(source) => Some(source),
@@ -79,10 +79,12 @@ pub fn detect(
     let Some(source) = probe else {
         return Ok(Task::Classification);
     };
-    Ok(match distill_eval_model::probe_task(source, hub)? {
-        distill_eval_model::Task::CausalLm => Task::CausalLm,
-        distill_eval_model::Task::SequenceClassification => Task::Classification,
-    })
+    Ok(
+        match distill_eval_model::probe_task_with(source, &load.hub, load.gguf_file.as_deref())? {
+            distill_eval_model::Task::CausalLm => Task::CausalLm,
+            distill_eval_model::Task::SequenceClassification => Task::Classification,
+        },
+    )
 }
 
 /// [`detect`], and the data read as the family needs it (documents alone for a causal LM).
@@ -91,7 +93,7 @@ pub fn prepare(
     teacher: &TeacherSource,
     first_student: Option<&ModelSource>,
 ) -> Result<Task> {
-    let task = detect(teacher, first_student, &setup.load.hub)?;
+    let task = detect(teacher, first_student, &setup.load)?;
     if let Some(data) = setup.data.as_mut() {
         data.options.texts_only = task == Task::CausalLm;
     }
