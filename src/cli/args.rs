@@ -177,6 +177,10 @@ pub(crate) struct LmArgs {
     /// Multiple-choice questions: JSONL of `question`, `choices` (texts) and `answer` (index).
     #[arg(long, value_name = "FILE")]
     pub(crate) choices: Option<PathBuf>,
+    /// windows (each document alone, every token scored once) or llama-cpp (llama-perplexity's
+    /// scheme: one token stream in chunks of --context, each chunk's second half scored).
+    #[arg(long, default_value = "windows", value_parser = clap::value_parser!(distill_eval_runner::engine::Chunking))]
+    pub(crate) chunking: distill_eval_runner::engine::Chunking,
 }
 
 /// Report files.

@@ -78,6 +78,7 @@ impl LmArgs {
             stride: self.stride,
             top_k: self.top_k,
             choices: self.choices.clone(),
+            chunking: self.chunking,
         }
     }
 }

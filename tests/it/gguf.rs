@@ -10,7 +10,7 @@ fn llm(rel: &str) -> PathBuf {
     model("llm").join(rel)
 }
 
-fn report_json(teacher: &str, student: &PathBuf) -> serde_json::Value {
+fn report_json(teacher: &str, student: &std::path::Path) -> serde_json::Value {
     let (t, data) = (llm(teacher), llm("data/texts.jsonl"));
     let r = run(&[
         "report",
@@ -122,7 +122,7 @@ fn bad_gguf_files_exit_2_with_a_hint() {
         "--teacher",
         s(&t),
         "--student",
-        s(&dir.path().to_path_buf()),
+        s(dir.path()),
         "--gguf-file",
         "absent.gguf",
         "--data",
@@ -131,4 +131,48 @@ fn bad_gguf_files_exit_2_with_a_hint() {
         "cpu",
     ]);
     assert_error(&r, &["absent.gguf", "hint:"]);
+}
+
+#[test]
+fn llama_cpp_chunking_scores_the_second_half_of_each_chunk() {
+    let (t, data) = (llm("teacher_llama"), llm("data/texts.jsonl"));
+    let st = llm("gguf/teacher_llama.Q8_0.gguf");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "report",
+            "--teacher",
+            s(&t),
+            "--student",
+            s(&st),
+            "--data",
+            s(&data),
+            "--device",
+            "cpu",
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let windows = args(&["--json", "-"]).json();
+    let r = args(&["--chunking", "llama-cpp", "--context", "64", "--json", "-"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = r.json();
+    assert_eq!(got["chunking"], "llama-cpp");
+    assert!(windows.get("chunking").is_none());
+    // The documents' tokens as one stream in whole chunks of 64, 31 targets scored in each.
+    let stream = num(&windows, &["tokens"]) + 122.0; // each document's first token is unscored
+    let chunks = (stream / 64.0).floor();
+    assert_eq!(num(&got, &["documents"]), chunks);
+    assert_eq!(num(&got, &["tokens"]), chunks * 31.0);
+    assert_eq!(num(&got, &["stride"]), 64.0);
+    let kl = num(&got, &["kl_divergence"]);
+    assert!(kl > 0.0 && kl < 1e-3, "KL {kl}");
+    let text = args(&["--chunking", "llama-cpp", "--context", "64"]);
+    assert!(
+        text.stdout.contains("llama.cpp chunks of 64 tokens"),
+        "{}",
+        text.stdout
+    );
+    // A corpus shorter than one chunk.
+    let r = args(&["--chunking", "llama-cpp", "--context", "128", "--limit", "1"]);
+    assert_error(&r, &["--chunking llama-cpp", "hint:"]);
 }

@@ -358,7 +358,7 @@ fn spec(g: &GgufFile, arch: &str) -> Result<(DecoderSpec, bool)> {
         None | Some("none") => {}
         Some("linear") => {
             let factor = g.float(&key("rope.scaling.factor"))?.unwrap_or(1.0) as f32;
-            if !(factor > 0.0) {
+            if !factor.is_finite() || factor <= 0.0 {
                 return Err(g.meta_error(&key("rope.scaling.factor"), "is not positive"));
             }
             inv_freq.iter_mut().for_each(|f| *f /= factor);

@@ -24,12 +24,14 @@ fn permute(w: &Tensor, heads: usize) -> Tensor {
         .unwrap()
 }
 
+/// GGUF metadata entries, in writing order.
+pub(crate) type Meta = Vec<(String, Value)>;
+/// GGUF tensors, in writing order.
+pub(crate) type Tensors = Vec<(String, QTensor)>;
+
 /// The metadata and tensors of `dir` (a llama checkpoint), with 2-D weights in `dtype` where
 /// their rows are a whole number of blocks (f32 otherwise) and norms in f32.
-pub(crate) fn gguf_parts(
-    dir: &Path,
-    dtype: GgmlDType,
-) -> (Vec<(String, Value)>, Vec<(String, QTensor)>) {
+pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     let tok: serde_json::Value =

@@ -7,7 +7,7 @@ use candle::quantized::gguf_file::Value;
 use candle::quantized::GgmlDType;
 use candle::Device;
 
-use super::testing::{gguf_parts, write, write_llama};
+use super::testing::{gguf_parts, write, write_llama, Meta};
 use crate::arch::lm_testing::{conformance_dir, conformance_texts, doc_logits, F32};
 use crate::arch::testing::Tolerance;
 use crate::{load, DTypeSpec, Error, LoadOptions, Model, ModelSource};
@@ -294,7 +294,7 @@ fn unknown_architecture_and_missing_metadata_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.gguf");
     let (meta, tensors) = gguf_parts(&teacher_dir(), GgmlDType::F32);
-    let edit = |f: &dyn Fn(&mut Vec<(String, Value)>)| {
+    let edit = |f: &dyn Fn(&mut Meta)| {
         let mut m = meta.clone();
         f(&mut m);
         write(&path, &m, &tensors);
