@@ -173,6 +173,13 @@ fn llama_cpp_chunking_scores_the_second_half_of_each_chunk() {
         text.stdout
     );
     // A corpus shorter than one chunk.
-    let r = args(&["--chunking", "llama-cpp", "--context", "128", "--limit", "1"]);
+    let r = args(&[
+        "--chunking",
+        "llama-cpp",
+        "--context",
+        "128",
+        "--limit",
+        "1",
+    ]);
     assert_error(&r, &["--chunking llama-cpp", "hint:"]);
 }
