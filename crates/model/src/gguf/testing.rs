@@ -1,4 +1,4 @@
-//! A GGUF writer for tests: a transformers llama checkpoint (config.json, model.safetensors,
+//! A GGUF writer for tests: a transformers llama or qwen2 checkpoint (config.json, model.safetensors,
 //! tokenizer.json) written as llama.cpp's `convert_hf_to_gguf.py` writes it (llama.* keys,
 //! `blk.{i}.*` names, q and k rows permuted for interleaved rotation, the byte-level BPE
 //! vocabulary as tokenizer.ggml.*), each projection in the requested type, through candle's
@@ -29,7 +29,7 @@ pub(crate) type Meta = Vec<(String, Value)>;
 /// GGUF tensors, in writing order.
 pub(crate) type Tensors = Vec<(String, QTensor)>;
 
-/// The metadata and tensors of `dir` (a llama checkpoint), with 2-D weights in `dtype` where
+/// The metadata and tensors of `dir` (a llama or qwen2 checkpoint), with 2-D weights in `dtype` where
 /// their rows are a whole number of blocks (f32 otherwise) and norms in f32.
 pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let config: serde_json::Value =
@@ -41,6 +41,10 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let heads = n("num_attention_heads") as usize;
     let kv_heads = n("num_key_value_heads") as usize;
     let layers = n("num_hidden_layers") as usize;
+    let arch = config["model_type"].as_str().unwrap().to_owned();
+    let head_dim = config["head_dim"]
+        .as_u64()
+        .map_or(n("hidden_size") / heads as u32, |d| d as u32);
     let theta = config["rope_parameters"]["rope_theta"]
         .as_f64()
         .unwrap_or(10_000.0);
@@ -87,35 +91,32 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
         .collect();
 
     let meta = vec![
-        ("general.architecture".into(), Value::String("llama".into())),
+        ("general.architecture".into(), Value::String(arch.clone())),
         (
-            "llama.embedding_length".into(),
+            format!("{arch}.embedding_length"),
             Value::U32(n("hidden_size")),
         ),
-        ("llama.block_count".into(), Value::U32(layers as u32)),
+        (format!("{arch}.block_count"), Value::U32(layers as u32)),
         (
-            "llama.feed_forward_length".into(),
+            format!("{arch}.feed_forward_length"),
             Value::U32(n("intermediate_size")),
         ),
         (
-            "llama.attention.head_count".into(),
+            format!("{arch}.attention.head_count"),
             Value::U32(heads as u32),
         ),
         (
-            "llama.attention.head_count_kv".into(),
+            format!("{arch}.attention.head_count_kv"),
             Value::U32(kv_heads as u32),
         ),
+        (format!("{arch}.attention.key_length"), Value::U32(head_dim)),
         (
-            "llama.attention.key_length".into(),
-            Value::U32(n("head_dim")),
-        ),
-        (
-            "llama.attention.layer_norm_rms_epsilon".into(),
+            format!("{arch}.attention.layer_norm_rms_epsilon"),
             Value::F32(config["rms_norm_eps"].as_f64().unwrap() as f32),
         ),
-        ("llama.rope.freq_base".into(), Value::F32(theta as f32)),
+        (format!("{arch}.rope.freq_base"), Value::F32(theta as f32)),
         (
-            "llama.context_length".into(),
+            format!("{arch}.context_length"),
             Value::U32(n("max_position_embeddings")),
         ),
         ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
@@ -156,12 +157,24 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     if let Some(head) = st.get("lm_head.weight") {
         tensors.push(("output.weight".to_owned(), q(head)));
     }
+    // llama.cpp permutes q and k of llama models only (qwen rotates halves).
+    let llama = arch == "llama";
+    let qk = |w: &Tensor, h: usize| if llama { permute(w, h) } else { w.clone() };
     for i in 0..layers {
         let hf = |name: &str| &st[&format!("model.layers.{i}.{name}.weight")];
         let b = |name: &str| format!("blk.{i}.{name}.weight");
+        for (ours, theirs) in [
+            ("attn_q", "q_proj"),
+            ("attn_k", "k_proj"),
+            ("attn_v", "v_proj"),
+        ] {
+            if let Some(bias) = st.get(&format!("model.layers.{i}.self_attn.{theirs}.bias")) {
+                tensors.push((format!("blk.{i}.{ours}.bias"), f32(bias)));
+            }
+        }
         tensors.extend([
-            (b("attn_q"), q(&permute(hf("self_attn.q_proj"), heads))),
-            (b("attn_k"), q(&permute(hf("self_attn.k_proj"), kv_heads))),
+            (b("attn_q"), q(&qk(hf("self_attn.q_proj"), heads))),
+            (b("attn_k"), q(&qk(hf("self_attn.k_proj"), kv_heads))),
             (b("attn_v"), q(hf("self_attn.v_proj"))),
             (b("attn_output"), q(hf("self_attn.o_proj"))),
             (b("ffn_gate"), q(hf("mlp.gate_proj"))),
@@ -182,7 +195,7 @@ pub(crate) fn write(path: &Path, meta: &[(String, Value)], tensors: &[(String, Q
     gguf_file::write(&mut file, &meta, &tensors).unwrap();
 }
 
-/// `dir` (a llama checkpoint) written as `out` with weights in `dtype`.
+/// `dir` (a llama or qwen2 checkpoint) written as `out` with weights in `dtype`.
 pub(crate) fn write_llama(dir: &Path, dtype: GgmlDType, out: &Path) {
     let (meta, tensors) = gguf_parts(dir, dtype);
     write(out, &meta, &tensors);

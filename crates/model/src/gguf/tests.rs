@@ -63,6 +63,25 @@ fn f32_gguf_gives_the_safetensors_logits() {
 }
 
 #[test]
+fn a_qwen2_gguf_with_biases_gives_the_safetensors_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qwen2.gguf");
+    write_llama(&conformance_dir("qwen2"), GgmlDType::F32, &path);
+    let model = load_path(&path).unwrap();
+    assert_eq!(model.info.architecture, "Qwen2ForCausalLM");
+    let hf = load_path(&conformance_dir("qwen2")).unwrap();
+    let texts = conformance_texts(3);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let docs = hf.encode_documents(&refs).unwrap();
+    let order: Vec<usize> = (0..docs.len()).collect();
+    F32.assert_close(
+        &doc_logits(&model, &docs, &order, 2),
+        &doc_logits(&hf, &docs, &order, 2),
+        "qwen2 gguf",
+    );
+}
+
+#[test]
 fn q8_0_gguf_is_close_and_smaller() {
     let (_dir, path) = written(GgmlDType::Q8_0);
     let model = load_path(&path).unwrap();
