@@ -177,6 +177,10 @@ pub(crate) struct LmArgs {
     /// Multiple-choice questions: JSONL of `question`, `choices` (texts) and `answer` (index).
     #[arg(long, value_name = "FILE")]
     pub(crate) choices: Option<PathBuf>,
+    /// windows (each document alone, every token scored once) or llama-cpp (llama-perplexity's
+    /// scheme: one token stream in chunks of --context, each chunk's second half scored).
+    #[arg(long, default_value = "windows", value_parser = clap::value_parser!(distill_eval_runner::engine::Chunking))]
+    pub(crate) chunking: distill_eval_runner::engine::Chunking,
 }
 
 /// Report files.
@@ -216,6 +220,10 @@ pub(crate) struct LoadArgs {
     /// Truncate inputs to at most this many tokens (default: what each model accepts).
     #[arg(long, value_parser = within::<1, 1_048_576>)]
     pub(crate) max_length: Option<usize>,
+    /// Load a model folder or hub repo that holds this .gguf file from that file (a path
+    /// ending in .gguf is loaded as GGUF without it).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) gguf_file: Option<String>,
     /// Never use the network: hub models and datasets must be in the cache (also HF_HUB_OFFLINE=1).
     #[arg(long)]
     pub(crate) offline: bool,

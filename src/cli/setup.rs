@@ -78,6 +78,7 @@ impl LmArgs {
             stride: self.stride,
             top_k: self.top_k,
             choices: self.choices.clone(),
+            chunking: self.chunking,
         }
     }
 }
@@ -160,6 +161,7 @@ impl LoadArgs {
             dtype: self.dtype,
             hub: self.hub(progress),
             max_length: self.max_length,
+            gguf_file: self.gguf_file.clone(),
         }
     }
 

@@ -939,7 +939,7 @@ mod tests {
             // Cosine distances: sums in different orders, equal to rounding.
             for (x, y) in f64s(&a.cosine).iter().zip(f64s(&f.cosine)) {
                 assert!((x - y).abs() <= 1e-12, "cosine {x} vs {y}, C = {c}");
-                assert!((0.0..=2.0).contains(&y));
+                assert!((0.0..=2.0).contains(&y), "cosine {y}, C = {c}");
             }
             for (x, y) in [(&a.t_pred, &f.t_pred), (&a.s_pred, &f.s_pred)] {
                 let (x, y) = (x.to_vec1::<u32>().unwrap(), y.to_vec1::<u32>().unwrap());

@@ -421,7 +421,12 @@ fn row<T: Logit>(t: &[T], s: &[T], label: usize, params: Params, w: &mut Scratch
         ss += b * b;
     }
     let norms = tt.sqrt() * ss.sqrt();
-    let cosine = 1.0 - if norms == 0.0 { 0.0 } else { dot / norms };
+    let cosine = 1.0
+        - if norms == 0.0 {
+            0.0
+        } else {
+            (dot / norms).clamp(-1.0, 1.0)
+        };
     let (t_nll, t_brier) = losses(&w.lp, &w.p, label);
     let (s_nll, s_brier) = losses(&w.lq, &w.q, label);
     Row {

@@ -141,14 +141,18 @@ pub fn divergences(log_p: &Tensor, log_q: &Tensor, p: &Tensor, q: &Tensor) -> Re
 
 /// Cosine distance `1 - <t, s> / (|t| |s|)` between the raw logit rows (no temperature: the
 /// distance does not depend on one), in `dtype`. A row of zeros has similarity 0 with anything
-/// (scikit-learn's `cosine_distances` convention), so its distance is 1.
+/// (scikit-learn's `cosine_distances` convention), so its distance is 1. The similarity is
+/// clamped to [-1, 1] against rounding.
 pub fn cosine_distance(teacher: &Tensor, student: &Tensor, dtype: DType) -> Result<Tensor> {
     let (t, s) = (teacher.to_dtype(dtype)?, student.to_dtype(dtype)?);
     let dot = (&t * &s)?.sum(D::Minus1)?;
     let norms = (t.sqr()?.sum(D::Minus1)?.sqrt()? * s.sqr()?.sum(D::Minus1)?.sqrt()?)?;
     let zero = norms.eq(0.0)?;
     let safe = zero.where_cond(&norms.ones_like()?, &norms)?;
-    let sim = zero.where_cond(&norms.zeros_like()?, &(dot / safe)?)?;
+    // Rounding can take |cos| a hair past 1: clamped, so the distance stays in [0, 2].
+    let sim = zero
+        .where_cond(&norms.zeros_like()?, &(dot / safe)?)?
+        .clamp(-1.0, 1.0)?;
     Ok(sim.affine(-1.0, 1.0)?)
 }
 

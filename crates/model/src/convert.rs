@@ -40,13 +40,20 @@ pub(crate) enum TokenizerFiles {
         /// tokenizer_config.json, when present.
         config: TokenizerConfig,
     },
+    /// A tokenizer already built from another file's contents (a GGUF file's metadata).
+    Built {
+        /// The file it came from.
+        path: PathBuf,
+        /// The tokenizer.
+        tokenizer: Box<Tokenizer>,
+    },
 }
 
 impl TokenizerFiles {
     /// The file to name in messages.
     pub(crate) fn path(&self) -> &Path {
         match self {
-            Self::Json(path) => path,
+            Self::Json(path) | Self::Built { path, .. } => path,
             Self::WordPiece { vocab, .. } | Self::ByteLevelBpe { vocab, .. } => vocab,
         }
     }
@@ -59,6 +66,7 @@ impl TokenizerFiles {
         };
         match self {
             Self::Json(path) => Tokenizer::from_file(path).map_err(err),
+            Self::Built { tokenizer, .. } => Ok((**tokenizer).clone()),
             Self::WordPiece { vocab, config } => word_piece(vocab, config).map_err(err),
             Self::ByteLevelBpe {
                 vocab,

@@ -15,6 +15,79 @@ pub enum Error {
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle::Error),
 
+    /// A GGUF file's header or tensor data could not be read.
+    #[error("cannot read GGUF file {}: {source}\nhint: the file is corrupt or truncated (or not a GGUF file); download or convert it again", path.display())]
+    CorruptGguf {
+        /// The file.
+        path: PathBuf,
+        /// What candle's reader reported.
+        #[source]
+        source: candle::Error,
+    },
+
+    /// A GGUF file holds a tensor type candle cannot read.
+    #[error("GGUF file {} holds a tensor type distill-eval cannot read: {source}\nhint: supported tensor types are {}; requantize the model to one of them (llama-quantize)", path.display(), crate::gguf::TENSOR_TYPES)]
+    GgufTensorType {
+        /// The file.
+        path: PathBuf,
+        /// What candle's reader reported.
+        #[source]
+        source: candle::Error,
+    },
+
+    /// A tensor of a GGUF file is missing, misshapen or outside the file.
+    #[error("GGUF file {}: tensor {name} {reason}\nhint: the file is damaged or its metadata does not describe its tensors; download or convert it again", path.display())]
+    GgufTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A metadata entry of a GGUF file is missing or has the wrong type.
+    #[error("GGUF file {}: metadata {key} {reason}\nhint: convert the model with a current llama.cpp `convert_hf_to_gguf.py`", path.display())]
+    GgufMetadata {
+        /// The file.
+        path: PathBuf,
+        /// The metadata key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A GGUF file's `general.architecture` is not one distill-eval reads.
+    #[error("GGUF file {} has architecture {found}, which distill-eval does not read\nhint: supported GGUF architectures are {}", path.display(), supported.join(", "))]
+    UnsupportedGgufArchitecture {
+        /// The file.
+        path: PathBuf,
+        /// `general.architecture`.
+        found: String,
+        /// What is read.
+        supported: Vec<&'static str>,
+    },
+
+    /// The `tokenizer.ggml.*` metadata of a GGUF file does not give a tokenizer.
+    #[error("GGUF file {}: {reason}\nhint: {hint}", path.display())]
+    GgufTokenizer {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// The remedy.
+        hint: &'static str,
+    },
+
+    /// `--gguf-file NAME` names a file that the model's folder or repo does not hold.
+    #[error("{source_spec} holds neither {name} nor a config.json\nhint: --gguf-file names a .gguf file inside the folder or hub repo (e.g. model.Q4_K_M.gguf); or pass the .gguf file's path itself")]
+    GgufFileNotFound {
+        /// The model as the user wrote it.
+        source_spec: String,
+        /// The file name asked for.
+        name: String,
+    },
+
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {

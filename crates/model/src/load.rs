@@ -101,6 +101,24 @@ fn tokenizer_files(
     })
 }
 
+/// A source that is a GGUF file (a `.gguf` path, or a folder / repo holding the file
+/// `--gguf-file` names), with its hub revision.
+fn gguf_path(
+    source: &ModelSource,
+    files: Option<&Files>,
+    name: Option<&str>,
+) -> Result<Option<(PathBuf, Option<String>)>> {
+    if let ModelSource::Local(path) = source {
+        if path.is_file() && crate::gguf::is_gguf(path) {
+            return Ok(Some((path.clone(), None)));
+        }
+    }
+    match (files, name) {
+        (Some(files), Some(name)) => Ok(files.find(name)?.map(|p| (p, files.revision()))),
+        _ => Ok(None),
+    }
+}
+
 /// What a checkpoint is, from its config.json alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probed {
@@ -114,8 +132,20 @@ pub struct Probed {
 /// What `source` is (a classifier, a regression head or a causal LM), from its config.json
 /// alone: no tokenizer or weight is read, so a command can pick its task family before loading
 /// anything.
-pub fn probe(source: &ModelSource, hub: &HubOptions) -> Result<Probed> {
+///
+/// A GGUF source (a `.gguf` path, or `gguf_file` in a folder or repo) is a causal LM.
+pub fn probe(source: &ModelSource, hub: &HubOptions, gguf_file: Option<&str>) -> Result<Probed> {
+    let lm = || Probed {
+        task: Task::CausalLm,
+        problem_type: CAUSAL_LM.to_owned(),
+    };
+    if gguf_path(source, None, None)?.is_some() {
+        return Ok(lm());
+    }
     let files = Files::open(source, hub)?;
+    if gguf_path(source, Some(&files), gguf_file)?.is_some() {
+        return Ok(lm());
+    }
     let Some(config_path) = files.find("config.json")? else {
         let path = match &files {
             Files::Local(dir) => dir.clone(),
@@ -136,9 +166,21 @@ pub fn probe(source: &ModelSource, hub: &HubOptions) -> Result<Probed> {
 /// `device` in the requested dtype and loads the model's own tokenizer.
 #[tracing::instrument(skip_all, fields(model = %source))]
 pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result<Model> {
+    if let Some((path, _)) = gguf_path(source, None, None)? {
+        return crate::gguf::load(&path, source.to_string(), None, device, opts);
+    }
     let files = Files::open(source, &opts.hub)?;
+    if let Some((path, revision)) = gguf_path(source, Some(&files), opts.gguf_file.as_deref())? {
+        return crate::gguf::load(&path, source.to_string(), revision, device, opts);
+    }
     let config_path = match files.find("config.json")? {
         Some(path) => path,
+        None if opts.gguf_file.is_some() => {
+            return Err(Error::GgufFileNotFound {
+                source_spec: source.to_string(),
+                name: opts.gguf_file.clone().unwrap_or_default(),
+            })
+        }
         None => {
             let path = match &files {
                 Files::Local(dir) => dir.clone(),
@@ -223,6 +265,7 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         },
         max_length: encoder.max_length(),
         path: folder,
+        gguf: None,
     };
     tracing::info!(
         model = %info.id,

@@ -21,6 +21,9 @@ pub struct LoadOptions {
     pub hub: HubOptions,
     /// Upper bound on the truncation length (the tokenizer's and the model's limits still apply).
     pub max_length: Option<usize>,
+    /// `--gguf-file NAME`: a folder or hub repo that holds a file of this name is loaded from
+    /// that GGUF file (sources without it load as transformers checkpoints).
+    pub gguf_file: Option<String>,
 }
 
 /// What was loaded, for reports.
@@ -45,8 +48,11 @@ pub struct ModelInfo {
     pub problem_type: String,
     /// Effective truncation length.
     pub max_length: usize,
-    /// Folder the files came from.
+    /// Folder the files came from (the file itself for a GGUF model).
     pub path: PathBuf,
+    /// Size on disk and bits per weight of a GGUF model; `None` for safetensors checkpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gguf: Option<crate::GgufInfo>,
 }
 
 /// A loaded model with its tokenizer and labels.

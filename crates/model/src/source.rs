@@ -11,7 +11,8 @@ use crate::{Error, Result};
 /// A model location as the user wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
-    /// An existing folder with config.json, weights and tokenizer.json.
+    /// An existing folder with config.json, weights and tokenizer.json, or an existing
+    /// `.gguf` file.
     Local(PathBuf),
     /// A hub repo, at `revision` (a branch, tag or commit sha) or the default branch.
     Hub {
@@ -55,6 +56,9 @@ impl FromStr for ModelSource {
         }
         let path = expand_home(spec);
         if path.is_dir() {
+            return Ok(Self::Local(path));
+        }
+        if path.is_file() && crate::gguf::is_gguf(&path) {
             return Ok(Self::Local(path));
         }
         if path.exists() {

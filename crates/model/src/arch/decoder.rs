@@ -31,8 +31,6 @@ pub(crate) enum Proj {
     /// Full-precision weights (safetensors).
     Dense(Linear),
     /// Quantized weights (GGUF); the bias, when there is one, stays a plain tensor.
-    // NOTE: built by the tests today and by the GGUF loader next.
-    #[cfg_attr(not(test), allow(dead_code))]
     Quantized {
         /// (out, in) quantized.
         weight: QMatMul,
@@ -78,7 +76,6 @@ pub(crate) enum Qkv {
     /// Output columns are q, then k, then v.
     Fused(Proj),
     /// Separate q, k, v projections (quantized checkpoints, which cannot be concatenated).
-    #[cfg_attr(not(test), allow(dead_code))]
     Split {
         /// (heads * head_dim, hidden)
         q: Proj,
@@ -95,7 +92,6 @@ pub(crate) enum GateUp {
     /// Output columns are gate, then up.
     Fused(Proj),
     /// Separate gate and up projections (quantized checkpoints).
-    #[cfg_attr(not(test), allow(dead_code))]
     Split {
         /// (intermediate, hidden)
         gate: Proj,
@@ -120,8 +116,7 @@ pub(crate) enum RopeStyle {
     Half,
     /// Adjacent pairs (2i, 2i + 1): what llama.cpp's llama-architecture GGUF files need, whose
     /// q and k rows the converter permuted.
-    // NOTE: no safetensors family uses it; GGUF students will.
-    #[cfg_attr(not(test), allow(dead_code))]
+    // NOTE: no safetensors family uses it; GGUF llama files do.
     Interleaved,
 }
 

@@ -113,10 +113,10 @@ pub enum Loaded {
 }
 
 mod attention;
-mod decoder;
+pub(crate) mod decoder;
 mod decoder_load;
 mod head;
-mod rope;
+pub(crate) mod rope;
 
 macro_rules! architectures {
     ($($module:ident :: $unit:ident),* $(,)?) => {

@@ -40,7 +40,11 @@ pub struct Written {
 /// causal LM, float32 logits of every position, `(tokens, vocab)`, documents concatenated.
 pub fn logits(opts: &LogitsOptions, device: &Device) -> Result<Written> {
     let mut setup = opts.setup.clone();
-    let probed = distill_eval_model::probe(&opts.model, &setup.load.hub)?;
+    let probed = distill_eval_model::probe(
+        &opts.model,
+        &setup.load.hub,
+        setup.load.gguf_file.as_deref(),
+    )?;
     let lm = probed.task == distill_eval_model::Task::CausalLm;
     if let Some(data) = setup.data.as_mut() {
         data.options.texts_only = lm;

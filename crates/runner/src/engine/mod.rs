@@ -10,7 +10,8 @@ use distill_eval_model::ModelInfo;
 use serde::Serialize;
 
 pub use session::{
-    Examples, Extras, Family, LmOptions, Session, Setup, StudentSource, StudentSpec, TeacherSource,
+    Chunking, Examples, Extras, Family, LmOptions, Session, Setup, StudentSource, StudentSpec,
+    TeacherSource,
 };
 
 use crate::input::dataset::Dataset;

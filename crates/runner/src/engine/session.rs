@@ -90,6 +90,43 @@ pub struct LmOptions {
     pub top_k: usize,
     /// Multiple-choice questions (JSONL of `question`, `choices`, `answer`).
     pub choices: Option<PathBuf>,
+    /// How documents are cut into scored windows.
+    pub chunking: Chunking,
+}
+
+/// How a causal LM's documents are cut into what one forward pass sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Chunking {
+    /// Issue 7's windows: each document alone, overlapping windows, every token scored once.
+    #[default]
+    Windows,
+    /// llama.cpp's `llama-perplexity`: the documents' tokens as one stream, cut into chunks of
+    /// `--context` tokens (the first replaced by BOS when the tokenizer adds one), only the
+    /// second half of each chunk scored; the tail shorter than a chunk is dropped.
+    LlamaCpp,
+}
+
+impl std::str::FromStr for Chunking {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "windows" => Ok(Self::Windows),
+            "llama-cpp" => Ok(Self::LlamaCpp),
+            other => Err(format!(
+                "unknown chunking {other}: use windows or llama-cpp"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Chunking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Windows => "windows",
+            Self::LlamaCpp => "llama-cpp",
+        })
+    }
 }
 
 impl Default for LmOptions {
@@ -99,6 +136,7 @@ impl Default for LmOptions {
             stride: None,
             top_k: 5,
             choices: None,
+            chunking: Chunking::Windows,
         }
     }
 }

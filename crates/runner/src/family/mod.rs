@@ -3,7 +3,7 @@
 //! examples, how a student is evaluated) with [`Findings`](crate::report::Findings) (its
 //! figures, verdict and sections in every format), registered by one line in `families!`.
 
-use distill_eval_model::{HubOptions, ModelSource};
+use distill_eval_model::ModelSource;
 
 use crate::engine::{Session, Setup, StudentSpec, TeacherSource};
 use crate::error::Result;
@@ -71,7 +71,7 @@ families! {
 pub fn detect(
     teacher: &TeacherSource,
     first_student: Option<&ModelSource>,
-    hub: &HubOptions,
+    load: &distill_eval_model::LoadOptions,
 ) -> Result<Task> {
     let probe = match teacher {
         TeacherSource::Model(source) => Some(source),
@@ -80,7 +80,7 @@ pub fn detect(
     let Some(source) = probe else {
         return Ok(Task::Classification);
     };
-    let probed = distill_eval_model::probe(source, hub)?;
+    let probed = distill_eval_model::probe(source, &load.hub, load.gguf_file.as_deref())?;
     Ok(match probed.task {
         distill_eval_model::Task::CausalLm => Task::CausalLm,
         _ if probed.problem_type == "regression" => Task::Regression,
@@ -94,7 +94,7 @@ pub fn prepare(
     teacher: &TeacherSource,
     first_student: Option<&ModelSource>,
 ) -> Result<Task> {
-    let task = detect(teacher, first_student, &setup.load.hub)?;
+    let task = detect(teacher, first_student, &setup.load)?;
     if let Some(data) = setup.data.as_mut() {
         data.options.texts_only = task == Task::CausalLm;
         data.options.numeric_labels = task == Task::Regression;

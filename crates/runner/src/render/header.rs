@@ -58,6 +58,17 @@ fn write_model(
         i.device,
         i.dtype
     );
+    if let Some(g) = &i.gguf {
+        let mut types: Vec<(&String, &usize)> = g.tensor_types.iter().collect();
+        types.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let types: Vec<String> = types.iter().map(|(t, n)| format!("{t} x{n}")).collect();
+        line.push_str(&format!(
+            "\n          GGUF {} · {:.1} MiB on disk · {:.2} bits per weight",
+            types.join(", "),
+            g.file_bytes as f64 / (1024.0 * 1024.0),
+            g.bits_per_weight
+        ));
+    }
     if let Some(t) = teacher {
         let size = i.parameters as f64 / t.info.parameters.max(1) as f64;
         let speed = match (run.tokens_per_second, t.tokens_per_second) {

@@ -26,6 +26,7 @@ use distill_eval_model::{Model, Task};
 use serde::Serialize;
 
 use crate::engine::{
+    Chunking,
     Family, ModelRun, Session, StudentSource, StudentSpec, TeacherSource,
 };
 use crate::error::{Error, Result};
@@ -173,6 +174,9 @@ pub struct LmFindings {
     pub context: usize,
     /// Tokens each window advances.
     pub stride: usize,
+    /// `llama-cpp` when llama.cpp's chunks were scored (documents are then its chunks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunking: Option<&'static str>,
     /// Temperature of the divergence figures (perplexity is always at 1).
     pub temperature: f64,
     /// The token figures, flattened (`tokens`, `kl_divergence`, `teacher`, `student`, ...).
@@ -256,7 +260,39 @@ impl Lm {
                 documents: docs.len(),
             });
         }
-        let windows = windowing.plan(&lens);
+        let chunked = setup.lm.chunking == Chunking::LlamaCpp;
+        // llama.cpp's scheme: the chunks become the documents (and their texts the tokens'
+        // pieces), so everything downstream is shared.
+        let (docs, chunk_texts, windows) = if chunked {
+            let stream: Vec<u32> = docs.concat();
+            // The tokenizer adds a BOS when an empty text encodes to one token.
+            let bos = t.encode_documents(&[""])?[0].first().copied();
+            let (chunks, windows) = windows::llama_cpp_chunks(&stream, windowing.context, bos);
+            if chunks.is_empty() {
+                return Err(Error::BadWindow {
+                    reason: format!(
+                        "--chunking llama-cpp needs at least one chunk of --context {} tokens, but {} has {} tokens",
+                        windowing.context,
+                        data.source,
+                        stream.len()
+                    ),
+                    max_positions,
+                });
+            }
+            let texts: Vec<String> = chunks
+                .iter()
+                .map(|c| c.iter().map(|&id| t.token_text(id)).collect())
+                .collect();
+            (chunks, Some(texts), windows)
+        } else {
+            let windows = windowing.plan(&lens);
+            (docs, None, windows)
+        };
+        let texts: Vec<&str> = match &chunk_texts {
+            Some(c) => c.iter().map(String::as_str).collect(),
+            None => texts,
+        };
+        let skipped = if chunked { 0 } else { skipped };
         let refs: Vec<&Model> = students.iter().collect();
         let temperature = setup.metrics.temperature;
         let top_k = setup.lm.top_k.max(1);
@@ -322,7 +358,13 @@ impl Lm {
                 documents: doc_count,
                 skipped_documents: skipped,
                 context: windowing.context,
-                stride: windowing.stride,
+                // llama.cpp's chunks do not overlap.
+                stride: if chunked {
+                    windowing.context
+                } else {
+                    windowing.stride
+                },
+                chunking: chunked.then_some("llama-cpp"),
                 temperature,
                 perplexity_retention,
                 retention,

@@ -154,10 +154,17 @@ fn scope(f: &LmFindings) -> String {
             f.skipped_documents
         ));
     }
-    line.push_str(&format!(
-        " · windows of {} tokens, stride {} · temperature {}",
-        f.context, f.stride, f.temperature
-    ));
+    if f.chunking.is_some() {
+        line.push_str(&format!(
+            " · llama.cpp chunks of {} tokens, second halves scored · temperature {}",
+            f.context, f.temperature
+        ));
+    } else {
+        line.push_str(&format!(
+            " · windows of {} tokens, stride {} · temperature {}",
+            f.context, f.stride, f.temperature
+        ));
+    }
     line
 }
 

@@ -100,9 +100,56 @@ impl Windowing {
     }
 }
 
+/// llama.cpp's `llama-perplexity` chunks (`perplexity()` in `tools/perplexity/perplexity.cpp`):
+/// `stream` cut into `stream.len() / context` chunks of `context` tokens, each chunk's first
+/// token replaced by `bos` when there is one, and positions `context / 2 .. context - 1`
+/// predicting the token after them (targets `context / 2 + 1 .. context`). Returns the chunks,
+/// one document each, and their windows.
+pub fn llama_cpp_chunks(
+    stream: &[u32],
+    context: usize,
+    bos: Option<u32>,
+) -> (Vec<Vec<u32>>, Vec<Window>) {
+    let chunks: Vec<Vec<u32>> = stream
+        .chunks_exact(context)
+        .map(|c| {
+            let mut c = c.to_vec();
+            if let Some(bos) = bos {
+                c[0] = bos;
+            }
+            c
+        })
+        .collect();
+    let windows = (0..chunks.len())
+        .map(|doc| Window {
+            doc,
+            begin: 0,
+            end: context,
+            score_from: context / 2 + 1,
+        })
+        .collect();
+    (chunks, windows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn llama_cpp_chunks_score_each_second_half() {
+        let stream: Vec<u32> = (10..31).collect(); // 21 tokens
+        let (chunks, windows) = llama_cpp_chunks(&stream, 8, Some(1));
+        // Two whole chunks; the 5-token tail is dropped, as llama.cpp drops it.
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0], [1, 11, 12, 13, 14, 15, 16, 17]);
+        assert_eq!(chunks[1], [1, 19, 20, 21, 22, 23, 24, 25]);
+        // llama.cpp scores logits 4..7 (first = n_ctx / 2), predicting tokens 5..8: 3 per chunk.
+        assert!(windows.iter().all(|w| (w.begin, w.end, w.score_from) == (0, 8, 5)));
+        assert_eq!(windows.iter().map(Window::scored).sum::<usize>(), 6);
+        let (chunks, _) = llama_cpp_chunks(&stream, 8, None);
+        assert_eq!(chunks[1][0], 18, "no BOS: the stream's own token");
+        assert!(llama_cpp_chunks(&stream, 32, None).0.is_empty());
+    }
 
     #[test]
     fn every_token_is_scored_once_with_enough_context() {
