@@ -18,7 +18,9 @@ import numpy as np
 from . import _core
 from ._core import DistillEvalError, __version__
 
-__all__ = ["Accumulator", "DistillEvalError", "Figures", "Report", "score", "__version__"]
+__all__ = [
+    "Accumulator", "DistillEvalError", "Figures", "Report", "report", "score", "__version__",
+]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -252,3 +254,40 @@ class Accumulator:
     def finish(self) -> Report:
         """The report of every batch added; the accumulator cannot be used afterwards."""
         return Report(self._core.finish())
+
+
+def report(
+    *,
+    teacher: str,
+    student: str,
+    data: str,
+    temperature: float = 1.0,
+    bins: int = 10,
+    bootstrap: Optional[int] = None,
+    seed: int = 0,
+    device: str = "auto",
+    dtype: str = "auto",
+    batch_size: int = 64,
+    max_length: Optional[int] = None,
+    limit: Optional[int] = None,
+    split: str = "test",
+    subset: Optional[str] = None,
+    text_field: Optional[str] = None,
+    text_pair_field: Optional[str] = None,
+    label_field: Optional[str] = None,
+    offline: bool = False,
+) -> Report:
+    """``distill-eval report``: run the ``teacher`` and ``student`` checkpoints (folders or hub
+    repo ids) once each over ``data`` (a file or ``hf://datasets/...``) and report. The options
+    are the CLI's flags by the same names. The GIL is released while the models run."""
+    args = dict(
+        teacher=str(teacher), student=str(student), data=str(data),
+        temperature=float(temperature), bins=_count(bins, "bins"),
+        bootstrap=_resamples(bootstrap), seed=_count(seed, "seed"),
+        device=str(device), dtype=str(dtype), batch_size=_count(batch_size, "batch_size"),
+        max_length=None if max_length is None else _count(max_length, "max_length"),
+        limit=None if limit is None else _count(limit, "limit"),
+        split=str(split), subset=subset, text_field=text_field,
+        text_pair_field=text_pair_field, label_field=label_field, offline=bool(offline),
+    )
+    return Report(_core.report(args))

@@ -380,6 +380,136 @@ fn finished() -> PyErr {
     )
 }
 
+/// `report` on checkpoints: the options of `distill-eval report`, by the same names.
+#[derive(Debug, Clone)]
+struct ReportArgs {
+    teacher: String,
+    student: String,
+    data: String,
+    temperature: f64,
+    bins: usize,
+    bootstrap: Option<usize>,
+    seed: u64,
+    device: String,
+    dtype: String,
+    batch_size: usize,
+    max_length: Option<usize>,
+    limit: Option<usize>,
+    split: String,
+    subset: Option<String>,
+    text_field: Option<String>,
+    text_pair_field: Option<String>,
+    label_field: Option<String>,
+    offline: bool,
+}
+
+/// The whole pipeline on checkpoints, as `distill-eval report` runs it; the GIL is released
+/// while the models run.
+#[pyfunction]
+fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
+    use distill_eval_model::{DTypeSpec, DeviceSpec, HubOptions, LoadOptions, ModelSource};
+    use distill_eval_runner::commands::report::{report, ReportOptions};
+    use distill_eval_runner::engine::pass::PassOptions;
+    use distill_eval_runner::engine::TeacherSource;
+    use distill_eval_runner::input::dataset::DataOptions;
+    use distill_eval_runner::input::DataSpec;
+
+    let a = ReportArgs {
+        teacher: item(args, "teacher")?,
+        student: item(args, "student")?,
+        data: item(args, "data")?,
+        temperature: item(args, "temperature")?,
+        bins: item(args, "bins")?,
+        bootstrap: item(args, "bootstrap")?,
+        seed: item(args, "seed")?,
+        device: item(args, "device")?,
+        dtype: item(args, "dtype")?,
+        batch_size: item(args, "batch_size")?,
+        max_length: item(args, "max_length")?,
+        limit: item(args, "limit")?,
+        split: item(args, "split")?,
+        subset: item(args, "subset")?,
+        text_field: item(args, "text_field")?,
+        text_pair_field: item(args, "text_pair_field")?,
+        label_field: item(args, "label_field")?,
+        offline: item(args, "offline")?,
+    };
+    let mut opts = options(a.temperature, a.bins, a.bootstrap, a.seed)?;
+    let parse = |what: &str, e: String| bad(format!("{what}: {e}"));
+    let device: DeviceSpec = a
+        .device
+        .parse()
+        .map_err(|e: distill_eval_model::Error| parse("device", message(&e)))?;
+    let dtype: DTypeSpec = a
+        .dtype
+        .parse()
+        .map_err(|e: distill_eval_model::Error| parse("dtype", message(&e)))?;
+    let teacher: ModelSource = a
+        .teacher
+        .parse()
+        .map_err(|e: distill_eval_model::Error| parse("teacher", message(&e)))?;
+    let student: ModelSource = a
+        .student
+        .parse()
+        .map_err(|e: distill_eval_model::Error| parse("student", message(&e)))?;
+    if a.batch_size == 0 {
+        return Err(bad(
+            "batch_size must be at least 1\nhint: 64 is the default".to_owned(),
+        ));
+    }
+    opts.setup.data = Some(DataSpec {
+        source: a.data,
+        subset: a.subset,
+        split: Some(a.split),
+        options: DataOptions {
+            text_field: a.text_field,
+            text_pair_field: a.text_pair_field,
+            label_field: a.label_field,
+            limit: a.limit,
+            texts_only: false,
+        },
+    });
+    opts.setup.load = LoadOptions {
+        dtype,
+        hub: HubOptions {
+            offline: a.offline,
+            cache_dir: None,
+            progress: false,
+        },
+        max_length: a.max_length,
+    };
+    opts.setup.pass = PassOptions {
+        batch_size: a.batch_size,
+        progress: false,
+    };
+    let inner = guarded(py, move || {
+        let device = device.resolve()?;
+        report(
+            &ReportOptions {
+                teacher: TeacherSource::Model(teacher),
+                student,
+                setup: opts.setup,
+                gates: opts.gates,
+            },
+            &device,
+        )
+    })?;
+    Ok(CoreReport { inner })
+}
+
+fn item<'py, T: pyo3::conversion::FromPyObjectOwned<'py>>(
+    args: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<T> {
+    let value = args
+        .get_item(key)?
+        .ok_or_else(|| bad(format!("missing option {key}")))?;
+    value.extract::<T>().map_err(|e| {
+        let e: PyErr = e.into();
+        bad(format!("{key}: {e}"))
+    })
+}
+
 /// Panics inside the guard, for the tests: the interpreter must get an exception.
 #[pyfunction]
 fn _panic(py: Python<'_>) -> PyResult<()> {
@@ -398,9 +528,13 @@ fn _address(array: &Bound<'_, PyAny>) -> PyResult<usize> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DistillEvalError", m.py().get_type::<DistillEvalError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // `track`'s rule, for the training callback.
+    m.add("TRACK_RISE", distill_eval_runner::report::track::RISE)?;
+    m.add("TRACK_STALL", distill_eval_runner::report::track::STALL)?;
     m.add_class::<CoreReport>()?;
     m.add_class::<CoreAccumulator>()?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
+    m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_address, m)?)?;
     Ok(())

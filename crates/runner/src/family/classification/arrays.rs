@@ -224,3 +224,112 @@ pub fn score_arrays(
     scorer.update(teacher, student, labels)?;
     scorer.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::score::{labels_setup, score, ScoreOptions};
+    use crate::family::{Task, TaskOptions};
+    use crate::input::npy::write_f32;
+    use crate::output::{Document, Format};
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn json(r: &Report) -> serde_json::Value {
+        let mut out = Vec::new();
+        r.render(Format::Json, &mut out, Default::default()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        v.as_object_mut().unwrap().remove("inputs");
+        v
+    }
+
+    fn origins() -> Origins {
+        Origins {
+            teacher: "teacher_logits".into(),
+            student: "student_logits".into(),
+            labels: "labels".into(),
+        }
+    }
+
+    fn setup() -> Setup {
+        Setup {
+            data: None,
+            labels: None,
+            load: Default::default(),
+            pass: Default::default(),
+            metrics: Default::default(),
+            extras: Default::default(),
+            lm: Default::default(),
+        }
+    }
+
+    /// Deterministic `(n, c)` logits.
+    fn logits(n: usize, c: usize, seed: u32) -> Vec<f32> {
+        (0..n * c)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 250.0)
+            .collect()
+    }
+
+    #[test]
+    fn batches_equal_the_score_command_on_files() -> TestResult {
+        let (n, c) = (300, 4);
+        let (t, s) = (logits(n, c, 1), logits(n, c, 7));
+        let y: Vec<i64> = (0..n as i64).map(|i| (i * 7) % c as i64).collect();
+        let dir = tempfile::tempdir()?;
+        let write = |name: &str, v: &[f32]| -> std::io::Result<String> {
+            let path = dir.path().join(name);
+            write_f32(&mut std::fs::File::create(&path)?, n, c, v)?;
+            Ok(path.display().to_string())
+        };
+        let labels = dir.path().join("y.txt");
+        let text: Vec<String> = y.iter().map(|l| l.to_string()).collect();
+        std::fs::write(&labels, text.join(" "))?;
+        let from_files = score(
+            &ScoreOptions {
+                teacher_logits: write("t.npy", &t)?,
+                student_logits: write("s.npy", &s)?,
+                setup: labels_setup(setup(), labels),
+                gates: Gates::default(),
+                task: Task::Classification,
+                options: TaskOptions::default(),
+            },
+            &Device::Cpu,
+        )?;
+        let view = |v: &[f32], lo: usize, hi: usize| HostLogits {
+            values: HostValues::F32(&v[lo * c..hi * c]),
+            rows: hi - lo,
+            cols: c,
+        };
+        let mut scorer = ArrayScorer::new(setup(), Gates::default(), origins(), Device::Cpu);
+        for (lo, hi) in [(0, 1), (1, 1), (1, 120), (120, 300)] {
+            scorer.update(view(&t, lo, hi), view(&s, lo, hi), &y[lo..hi])?;
+        }
+        assert_eq!(scorer.rows(), n);
+        assert_eq!(json(&scorer.finish()?), json(&from_files));
+        Ok(())
+    }
+
+    #[test]
+    fn a_refused_batch_names_the_row_and_adds_nothing() -> TestResult {
+        let c = 3;
+        let t = logits(10, c, 3);
+        let view = |rows: usize, cols: usize| HostLogits {
+            values: HostValues::F32(&t[..rows * cols]),
+            rows,
+            cols,
+        };
+        let mut scorer = ArrayScorer::new(setup(), Gates::default(), origins(), Device::Cpu);
+        scorer.update(view(4, c), view(4, c), &[0, 1, 2, 0])?;
+        let e = scorer.update(view(3, c), view(3, c), &[0, 5, 1]).unwrap_err();
+        assert!(e.to_string().contains("example 5"), "{e}");
+        let e = scorer.update(view(3, 2), view(3, 2), &[0, 1, 1]).unwrap_err();
+        assert!(e.to_string().contains("classes"), "{e}");
+        let e = scorer.update(view(3, c), view(2, c), &[0, 1, 1]).unwrap_err();
+        assert!(e.to_string().contains("student_logits"), "{e}");
+        assert_eq!(scorer.rows(), 4);
+        assert!(scorer.finish()?.findings.figure("accuracy").is_some());
+        let empty = ArrayScorer::new(setup(), Gates::default(), origins(), Device::Cpu);
+        assert!(empty.finish().is_err());
+        Ok(())
+    }
+}
