@@ -210,8 +210,15 @@ def score(
     t = _prepare_logits(teacher_logits, "teacher_logits")
     s = _prepare_logits(student_logits, "student_logits")
     y = _prepare_labels(labels)
-    return Report(_core.score(t, s, y, float(temperature), _count(bins, "bins"),
-                              _resamples(bootstrap), _count(seed, "seed")))
+    return Report(_core.score(t, s, y, _settings(temperature, bins, bootstrap, seed)))
+
+
+def _settings(temperature: Any, bins: Any, bootstrap: Any, seed: Any) -> tuple:
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise DistillEvalError(f"temperature must be a positive number, got {temperature!r}") from None
+    return (t, _count(bins, "bins"), _resamples(bootstrap), _count(seed, "seed"))
 
 
 def _count(value: Any, name: str) -> int:
@@ -236,8 +243,7 @@ class Accumulator:
         bootstrap: Optional[int] = None,
         seed: int = 0,
     ) -> None:
-        self._core = _core.CoreAccumulator(float(temperature), _count(bins, "bins"),
-                                           _resamples(bootstrap), _count(seed, "seed"))
+        self._core = _core.CoreAccumulator(_settings(temperature, bins, bootstrap, seed))
 
     def update(self, teacher_logits: Any, student_logits: Any, labels: Any) -> None:
         """Adds one batch (checked whole first: a refused batch adds nothing)."""

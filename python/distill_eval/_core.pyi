@@ -1,9 +1,13 @@
 # Type stubs of the compiled engine (crates/python). Use the wrappers in distill_eval.
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 __version__: str
+TRACK_RISE: float
+TRACK_STALL: float
+
+Settings = Tuple[float, int, Optional[int], int]  # temperature, bins, bootstrap, seed
 
 class DistillEvalError(ValueError): ...
 
@@ -14,7 +18,7 @@ class CoreReport:
     def to_text(self) -> str: ...
 
 class CoreAccumulator:
-    def __init__(self, temperature: float, bins: int, bootstrap: Optional[int], seed: int) -> None: ...
+    def __init__(self, settings: Settings) -> None: ...
     def update(self, teacher_logits: np.ndarray, student_logits: np.ndarray, labels: np.ndarray) -> None: ...
     @property
     def rows(self) -> int: ...
@@ -24,10 +28,7 @@ def score(
     teacher_logits: np.ndarray,
     student_logits: np.ndarray,
     labels: np.ndarray,
-    temperature: float,
-    bins: int,
-    bootstrap: Optional[int],
-    seed: int,
+    settings: Settings,
 ) -> CoreReport: ...
 def report(args: Dict[str, Any]) -> CoreReport: ...
 def _panic() -> None: ...

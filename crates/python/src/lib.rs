@@ -41,8 +41,11 @@ fn message(e: &(dyn std::error::Error + 'static)) -> String {
     msg
 }
 
-fn to_py(e: distill_eval_runner::Error) -> PyErr {
-    DistillEvalError::new_err(message(&e))
+/// A runner result, its error boxed (the runner's error is large; results cross closures here).
+type Outcome<T> = std::result::Result<T, Box<distill_eval_runner::Error>>;
+
+fn to_py(e: &distill_eval_runner::Error) -> PyErr {
+    DistillEvalError::new_err(message(e))
 }
 
 fn bad(msg: String) -> PyErr {
@@ -50,14 +53,11 @@ fn bad(msg: String) -> PyErr {
 }
 
 /// Runs `f` without the GIL, turning a panic into a `DistillEvalError` (never an abort).
-fn guarded<T: Send>(
-    py: Python<'_>,
-    f: impl FnOnce() -> distill_eval_runner::Result<T> + Send,
-) -> PyResult<T> {
+fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> Outcome<T> + Send) -> PyResult<T> {
     let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(to_py(e)),
+        Ok(Err(e)) => Err(to_py(&e)),
         Err(payload) => {
             let what = payload
                 .downcast_ref::<&str>()
@@ -158,12 +158,12 @@ impl View {
     }
 
     /// `(n, C)` logits, or the CLI's error for another rank.
-    fn logits<'a>(&self, name: &str) -> distill_eval_runner::Result<HostLogits<'a>> {
+    fn logits<'a>(&self, name: &str) -> Outcome<HostLogits<'a>> {
         let [rows, cols] = self.shape[..] else {
-            return Err(distill_eval_runner::Error::LogitsRank {
+            return Err(Box::new(distill_eval_runner::Error::LogitsRank {
                 source_name: name.to_owned(),
                 shape: self.shape.clone(),
-            });
+            }));
         };
         let values = match self.kind {
             Kind::F32 => HostValues::F32(self.slice()),
@@ -181,12 +181,10 @@ struct Options {
     gates: Gates,
 }
 
-fn options(
-    temperature: f64,
-    bins: usize,
-    bootstrap: Option<usize>,
-    seed: u64,
-) -> PyResult<Options> {
+/// `(temperature, bins, bootstrap, seed)`, as the Python wrappers pass them.
+type Settings = (f64, usize, Option<usize>, u64);
+
+fn options((temperature, bins, bootstrap, seed): Settings) -> PyResult<Options> {
     if !(temperature.is_finite() && temperature > 0.0) {
         return Err(bad(format!(
             "temperature must be a positive number, got {temperature}\nhint: the softmax \
@@ -248,17 +246,12 @@ fn batch_views(
     Ok((t, s, y))
 }
 
-fn update(
-    scorer: &mut ArrayScorer,
-    t: &View,
-    s: &View,
-    y: &View,
-) -> distill_eval_runner::Result<()> {
-    scorer.update(
+fn update(scorer: &mut ArrayScorer, t: &View, s: &View, y: &View) -> Outcome<()> {
+    Ok(scorer.update(
         t.logits("teacher_logits")?,
         s.logits("student_logits")?,
         y.slice::<i64>(),
-    )
+    )?)
 }
 
 /// A finished report: the runner's, rendered on demand.
@@ -303,24 +296,20 @@ impl CoreReport {
 /// `score` on in-memory logits: C-contiguous float32/float64 `(n, C)` arrays and int64 `(n)`
 /// labels, prepared by the Python package.
 #[pyfunction]
-#[pyo3(signature = (teacher_logits, student_logits, labels, temperature, bins, bootstrap, seed))]
 fn score(
     py: Python<'_>,
     teacher_logits: &Bound<'_, PyAny>,
     student_logits: &Bound<'_, PyAny>,
     labels: &Bound<'_, PyAny>,
-    temperature: f64,
-    bins: usize,
-    bootstrap: Option<usize>,
-    seed: u64,
+    settings: Settings,
 ) -> PyResult<CoreReport> {
-    let opts = options(temperature, bins, bootstrap, seed)?;
+    let opts = options(settings)?;
     let (t, s, y) = batch_views(teacher_logits, student_logits, labels)?;
     // The three arrays stay referenced by this frame while the GIL is released.
     let inner = guarded(py, move || {
         let mut scorer = ArrayScorer::new(opts.setup, opts.gates, origins(), Device::Cpu);
         update(&mut scorer, &t, &s, &y)?;
-        scorer.finish()
+        Ok(scorer.finish()?)
     })?;
     Ok(CoreReport { inner })
 }
@@ -334,9 +323,8 @@ struct CoreAccumulator {
 #[pymethods]
 impl CoreAccumulator {
     #[new]
-    #[pyo3(signature = (temperature, bins, bootstrap, seed))]
-    fn new(temperature: f64, bins: usize, bootstrap: Option<usize>, seed: u64) -> PyResult<Self> {
-        let opts = options(temperature, bins, bootstrap, seed)?;
+    fn new(settings: Settings) -> PyResult<Self> {
+        let opts = options(settings)?;
         Ok(Self {
             scorer: Some(ArrayScorer::new(
                 opts.setup,
@@ -367,7 +355,7 @@ impl CoreAccumulator {
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<CoreReport> {
         let scorer = self.scorer.take().ok_or_else(finished)?;
-        let inner = guarded(py, move || scorer.finish())?;
+        let inner = guarded(py, move || Ok(scorer.finish()?))?;
         Ok(CoreReport { inner })
     }
 }
@@ -434,7 +422,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         label_field: item(args, "label_field")?,
         offline: item(args, "offline")?,
     };
-    let mut opts = options(a.temperature, a.bins, a.bootstrap, a.seed)?;
+    let mut opts = options((a.temperature, a.bins, a.bootstrap, a.seed))?;
     let parse = |what: &str, e: String| bad(format!("{what}: {e}"));
     let device: DeviceSpec = a
         .device
@@ -483,8 +471,8 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         progress: false,
     };
     let inner = guarded(py, move || {
-        let device = device.resolve()?;
-        report(
+        let device = device.resolve().map_err(distill_eval_runner::Error::from)?;
+        Ok(report(
             &ReportOptions {
                 teacher: TeacherSource::Model(teacher),
                 student,
@@ -492,7 +480,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
                 gates: opts.gates,
             },
             &device,
-        )
+        )?)
     })?;
     Ok(CoreReport { inner })
 }
@@ -513,7 +501,7 @@ fn item<'py, T: pyo3::conversion::FromPyObjectOwned<'py>>(
 /// Panics inside the guard, for the tests: the interpreter must get an exception.
 #[pyfunction]
 fn _panic(py: Python<'_>) -> PyResult<()> {
-    guarded(py, || -> distill_eval_runner::Result<()> {
+    guarded(py, || -> Outcome<()> {
         panic!("deliberate panic for the tests")
     })
 }

@@ -295,14 +295,16 @@ mod tests {
             },
             &Device::Cpu,
         )?;
-        let view = |v: &[f32], lo: usize, hi: usize| HostLogits {
-            values: HostValues::F32(&v[lo * c..hi * c]),
-            rows: hi - lo,
-            cols: c,
-        };
+        fn view(v: &[f32], c: usize, lo: usize, hi: usize) -> HostLogits<'_> {
+            HostLogits {
+                values: HostValues::F32(&v[lo * c..hi * c]),
+                rows: hi - lo,
+                cols: c,
+            }
+        }
         let mut scorer = ArrayScorer::new(setup(), Gates::default(), origins(), Device::Cpu);
         for (lo, hi) in [(0, 1), (1, 1), (1, 120), (120, 300)] {
-            scorer.update(view(&t, lo, hi), view(&s, lo, hi), &y[lo..hi])?;
+            scorer.update(view(&t, c, lo, hi), view(&s, c, lo, hi), &y[lo..hi])?;
         }
         assert_eq!(scorer.rows(), n);
         assert_eq!(json(&scorer.finish()?), json(&from_files));
