@@ -14,7 +14,7 @@ use crate::location::Position;
 
 /// Rows per accumulator update: bounds the float64 intermediates to a few hundred MB even for
 /// 1,000-class logits, while keeping the number of device calls small.
-const CHUNK_ELEMENTS: usize = 4 << 20;
+pub(super) const CHUNK_ELEMENTS: usize = 4 << 20;
 
 /// Evaluates `(n, C)` teacher and student logits (same device) against `labels`.
 ///
@@ -118,26 +118,7 @@ pub(super) fn extras(
     cfg: &MetricsConfig,
     extras: &Extras,
 ) -> Result<(Option<Bootstrap>, Option<Calibrated>)> {
-    let n = evaluation.n_examples;
-    let resamples = extras.resamples.unwrap_or(if n < BOOTSTRAP_BELOW {
-        DEFAULT_RESAMPLES
-    } else {
-        0
-    });
-    let boot = if resamples > 0 {
-        Some(bootstrap(
-            &evaluation.examples,
-            cfg.bins,
-            &cfg.thresholds,
-            &BootstrapConfig {
-                resamples,
-                seed: extras.seed,
-                level: 0.95,
-            },
-        )?)
-    } else {
-        None
-    };
+    let boot = extras_of(evaluation, cfg, extras)?;
     let calibrated = if extras.calibrate {
         let y: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
         let y = Tensor::from_vec(y, labels.len(), teacher.device())?;
@@ -149,4 +130,32 @@ pub(super) fn extras(
         None
     };
     Ok((boot, calibrated))
+}
+
+/// The bootstrap the extras ask for (none for `Some(0)`; by default 1000 resamples below
+/// 100,000 examples), from the evaluation's per-example vectors alone.
+pub(super) fn extras_of(
+    evaluation: &Evaluation,
+    cfg: &MetricsConfig,
+    extras: &Extras,
+) -> Result<Option<Bootstrap>> {
+    let n = evaluation.n_examples;
+    let resamples = extras.resamples.unwrap_or(if n < BOOTSTRAP_BELOW {
+        DEFAULT_RESAMPLES
+    } else {
+        0
+    });
+    if resamples == 0 {
+        return Ok(None);
+    }
+    Ok(Some(bootstrap(
+        &evaluation.examples,
+        cfg.bins,
+        &cfg.thresholds,
+        &BootstrapConfig {
+            resamples,
+            seed: extras.seed,
+            level: 0.95,
+        },
+    )?))
 }

@@ -5,6 +5,7 @@
 //! them in every format (`text.rs`, `markdown.rs`, `html.rs`, with the figures listed once in
 //! `figures.rs`).
 
+mod arrays;
 mod details;
 mod evaluate;
 mod figures;
@@ -34,6 +35,7 @@ use crate::report::{
 };
 use crate::Error;
 
+pub use arrays::{score_arrays, ArrayScorer, HostLogits, HostValues};
 pub use details::{Answer, Divergence, ExampleRow, Histograms};
 pub use evaluate::{evaluate, Calibrated};
 

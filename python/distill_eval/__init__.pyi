@@ -1,0 +1,93 @@
+# Type stubs of distill_eval (the implementation is __init__.py).
+from typing import Any, KeysView, List, Optional, Union
+import os
+
+from ._core import DistillEvalError as DistillEvalError
+
+__version__: str
+
+ArrayLike = Any  # a NumPy array, a CPU tensor (__array__ / DLPack) or nested lists
+
+class Figures:
+    def __getattr__(self, name: str) -> Any: ...
+    def __getitem__(self, key: str) -> Any: ...
+    def __contains__(self, key: object) -> bool: ...
+    def keys(self) -> KeysView[str]: ...
+    def to_dict(self) -> dict: ...
+
+class Report(Figures):
+    n_examples: int
+    num_classes: int
+    temperature: float
+    bins: int
+    teacher: Figures
+    student: Figures
+    accuracy_retention: Optional[float]
+    f1_retention: Optional[float]
+    kl_divergence: float
+    reverse_kl_divergence: float
+    js_divergence: float
+    kl_percentiles: Figures
+    agreement: float
+    ranking: Figures
+    errors: Figures
+    mcnemar: Figures
+    verdict: str
+    recommendation: str
+    warnings: List[str]
+    class_names: List[str]
+    thresholds: Figures
+    def to_dict(self) -> dict: ...
+    def to_json(self) -> str: ...
+    def to_markdown(self) -> str: ...
+    def to_html(self) -> str: ...
+    def to_text(self) -> str: ...
+    def write_html(self, path: Union[str, "os.PathLike[str]"]) -> None: ...
+    def _repr_html_(self) -> str: ...
+
+def score(
+    teacher_logits: ArrayLike,
+    student_logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    temperature: float = ...,
+    bins: int = ...,
+    bootstrap: Optional[int] = ...,
+    seed: int = ...,
+) -> Report: ...
+
+class Accumulator:
+    def __init__(
+        self,
+        *,
+        temperature: float = ...,
+        bins: int = ...,
+        bootstrap: Optional[int] = ...,
+        seed: int = ...,
+    ) -> None: ...
+    def update(self, teacher_logits: ArrayLike, student_logits: ArrayLike, labels: ArrayLike) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    def finish(self) -> Report: ...
+
+def report(
+    *,
+    teacher: str,
+    student: str,
+    data: str,
+    temperature: float = ...,
+    bins: int = ...,
+    bootstrap: Optional[int] = ...,
+    seed: int = ...,
+    device: str = ...,
+    dtype: str = ...,
+    batch_size: int = ...,
+    max_length: Optional[int] = ...,
+    limit: Optional[int] = ...,
+    split: str = ...,
+    subset: Optional[str] = ...,
+    text_field: Optional[str] = ...,
+    text_pair_field: Optional[str] = ...,
+    label_field: Optional[str] = ...,
+    offline: bool = ...,
+) -> Report: ...
