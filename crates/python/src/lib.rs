@@ -454,7 +454,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
             text_pair_field: a.text_pair_field,
             label_field: a.label_field,
             limit: a.limit,
-            texts_only: false,
+            ..Default::default()
         },
     });
     opts.setup.load = LoadOptions {
@@ -465,6 +465,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
             progress: false,
         },
         max_length: a.max_length,
+        ..Default::default()
     };
     opts.setup.pass = PassOptions {
         batch_size: a.batch_size,
