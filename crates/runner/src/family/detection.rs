@@ -10,7 +10,6 @@
 //! --task detection --ground-truth gt.json --teacher-detections t.json --student-detections
 //! s.json`).
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use distill_eval_metrics::tasks::detection::{
@@ -29,7 +28,7 @@ use crate::render::sides::{self, Section, SideBySide};
 use crate::render::table::{Align, Table};
 use crate::report::gate::{GateFigure, GateKind, Gates};
 use crate::report::{
-    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, Style, SummarySpec,
+    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, SummarySpec,
 };
 use crate::Error;
 
@@ -272,7 +271,7 @@ fn stats(m: &DetectionMetrics) -> [(&'static str, Option<f64>); 13] {
 }
 
 impl DetectionFindings {
-    fn sides(&self) -> SideBySide {
+    fn sides(&self, _report: &Report) -> SideBySide {
         let e = &self.evaluation;
         let (t, s) = (&e.teacher, &e.student);
         let mut figures: Vec<(String, String, String)> = stats(t)
@@ -406,15 +405,5 @@ impl Findings for DetectionFindings {
         )
     }
 
-    fn text(&self, _report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        self.sides().text(out, style.color)
-    }
-
-    fn markdown(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides().markdown(out)
-    }
-
-    fn html(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides().html(out)
-    }
+    sides::side_by_side_formats!();
 }

@@ -10,7 +10,6 @@
 //! scored as sacrebleu and rouge-score score it (it matches nothing). Only saved generations
 //! are read so far (`score --task generation --data rows.jsonl`).
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use distill_eval_metrics::tasks::generation::rouge;
@@ -28,7 +27,7 @@ use crate::render::sides::{self, Section, SideBySide};
 use crate::render::table::{Align, Table};
 use crate::report::gate::{GateFigure, GateKind, Gates};
 use crate::report::{
-    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, Style, SummarySpec,
+    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, SummarySpec,
 };
 use crate::Error;
 
@@ -367,7 +366,7 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 impl GenerationFindings {
-    fn sides(&self) -> SideBySide {
+    fn sides(&self, _report: &Report) -> SideBySide {
         let e = &self.evaluation;
         let (t, s) = (&e.teacher, &e.student);
         let row = |name: &str, a: f64, b: f64| (name.to_owned(), f4(a), f4(b));
@@ -492,15 +491,5 @@ impl Findings for GenerationFindings {
         )
     }
 
-    fn text(&self, _report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        self.sides().text(out, style.color)
-    }
-
-    fn markdown(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides().markdown(out)
-    }
-
-    fn html(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides().html(out)
-    }
+    sides::side_by_side_formats!();
 }

@@ -9,7 +9,6 @@
 //! scores it; the report says how many there were. Only saved scores are read so far
 //! (`score --task ranking --data rows.jsonl`).
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use distill_eval_metrics::tasks::ranking::{RankingConfig, RankingRow};
@@ -26,7 +25,7 @@ use crate::render::sides::{self, Section, SideBySide};
 use crate::render::table::{Align, Table};
 use crate::report::gate::{GateFigure, GateKind, Gates};
 use crate::report::{
-    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, Style, SummarySpec,
+    FigureFormat, FigureSpec, Findings, Report, ReportBuilder, SummarySpec,
 };
 use crate::Error;
 
@@ -290,7 +289,7 @@ pub static SUMMARY: SummarySpec = SummarySpec {
 };
 
 impl RankingFindings {
-    fn sides(&self) -> SideBySide {
+    fn sides(&self, _report: &Report) -> SideBySide {
         let e = &self.evaluation;
         let (t, s) = (&e.teacher, &e.student);
         let mut figures: Vec<(String, String, String)> = t
@@ -441,15 +440,5 @@ impl Findings for RankingFindings {
         )
     }
 
-    fn text(&self, _report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        self.sides().text(out, style.color)
-    }
-
-    fn markdown(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides().markdown(out)
-    }
-
-    fn html(&self, _report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides().html(out)
-    }
+    sides::side_by_side_formats!();
 }

@@ -7,7 +7,6 @@
 //! term. The predictions come from saved outputs (`score --task regression`) or from regression
 //! heads run over a dataset whose labels are the targets (`report`, `compare`, `track`).
 
-use std::io::{self, Write};
 
 use candle::{DType, Device};
 use distill_eval_metrics::tasks::regression::RegressionConfig;
@@ -29,7 +28,7 @@ use crate::render::sides::{self, Section, SideBySide};
 use crate::render::table::{Align, Table};
 use crate::report::gate::{GateFigure, GateKind, Gates};
 use crate::report::{
-    FigureFormat, FigureSpec, Findings, LogitInputs, Report, ReportBuilder, Style, SummarySpec,
+    FigureFormat, FigureSpec, Findings, LogitInputs, Report, ReportBuilder, SummarySpec,
 };
 use crate::Error;
 
@@ -385,15 +384,5 @@ impl Findings for RegressionFindings {
         )
     }
 
-    fn text(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        self.sides(report).text(out, style.color)
-    }
-
-    fn markdown(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides(report).markdown(out)
-    }
-
-    fn html(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        self.sides(report).html(out)
-    }
+    sides::side_by_side_formats!();
 }

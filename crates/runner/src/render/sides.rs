@@ -50,6 +50,38 @@ pub(crate) struct SideBySide {
 
 /// The verdict rule of a family whose retained figure is `name`, with the thresholds' levels
 /// (the KL terms of the classification rule do not apply).
+/// The three human formats of a [`Findings`](crate::report::Findings) implementation whose
+/// report is one [`SideBySide`], built by its `sides(&self, &Report)` method.
+macro_rules! side_by_side_formats {
+    () => {
+        fn text(
+            &self,
+            report: &$crate::report::Report,
+            out: &mut dyn std::io::Write,
+            style: $crate::report::Style,
+        ) -> std::io::Result<()> {
+            self.sides(report).text(out, style.color)
+        }
+
+        fn markdown(
+            &self,
+            report: &$crate::report::Report,
+            out: &mut dyn std::io::Write,
+        ) -> std::io::Result<()> {
+            self.sides(report).markdown(out)
+        }
+
+        fn html(
+            &self,
+            report: &$crate::report::Report,
+            out: &mut dyn std::io::Write,
+        ) -> std::io::Result<()> {
+            self.sides(report).html(out)
+        }
+    };
+}
+pub(crate) use side_by_side_formats;
+
 pub(crate) fn rule(name: &str, t: &Thresholds) -> String {
     format!(
         "EXCELLENT: {name} > {}; GOOD: > {}; ACCEPTABLE: > {}; otherwise WEAK \
