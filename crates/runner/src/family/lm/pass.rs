@@ -49,6 +49,28 @@ fn bar(len: usize, unit: &str, show: bool) -> ProgressBar {
         .with_prefix("lockstep")
 }
 
+/// The indices of `lens` that `keep` accepts, sorted by length (stable) and cut into batches by
+/// the engine's rule ([`batches`]: at most `batch_size`, little padding, bounded attention).
+fn length_batches(
+    lens: &[usize],
+    batch_size: usize,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).filter(|&i| keep(i)).collect();
+    order.sort_by_key(|&i| lens[i]);
+    batches(&order, lens, batch_size.max(1))
+        .into_iter()
+        .map(|r| order[r].to_vec())
+        .collect()
+}
+
+/// `(from, len)` chunks of `m` scored positions, each with at most `cells` logits of `model`'s
+/// vocabulary (at least one position).
+fn chunks(model: &Model, m: usize, cells: usize) -> Result<Vec<(usize, usize)>> {
+    let rows = (cells / model.lm_vocab_size()?.max(1)).max(1);
+    Ok((0..m).step_by(rows).map(|from| (from, rows.min(m - from))).collect())
+}
+
 /// `(b, t, h)` hidden states of `model` for `rows`, flattened to the rows of `index` (flat
 /// positions `row * t + p`), with the seconds it took.
 fn hidden_at(model: &Model, rows: &[&[u32]], index: &Tensor) -> Result<(Tensor, f64)> {
@@ -106,13 +128,9 @@ fn lockstep_chunked(
     progress: bool,
 ) -> Result<Scored> {
     let lens: Vec<usize> = windows.iter().map(Window::len).collect();
-    let mut order: Vec<usize> = (0..windows.len()).collect();
-    order.sort_by_key(|&i| lens[i]);
-    let groups = batches(&order, &lens, batch_size.max(1));
+    let groups = length_batches(&lens, batch_size, |_| true);
     let total: usize = windows.iter().map(Window::scored).sum();
     let bar = bar(total, "tokens", progress);
-    let vocab = teacher.lm_vocab_size()?;
-    let chunk = (logit_cells / vocab.max(1)).max(1);
 
     let mut stats = vec![TokenStats::default(); students.len()];
     let (mut doc_of, mut pos_of) = (Vec::with_capacity(total), Vec::with_capacity(total));
@@ -120,7 +138,7 @@ fn lockstep_chunked(
     let mut student_seconds = vec![0.0; students.len()];
     let mut tokens_read = 0;
     for group in groups {
-        let picked: Vec<&Window> = order[group].iter().map(|&i| &windows[i]).collect();
+        let picked: Vec<&Window> = group.iter().map(|&i| &windows[i]).collect();
         let rows: Vec<&[u32]> = picked
             .iter()
             .map(|w| &docs[w.doc][w.begin..w.end])
@@ -149,9 +167,7 @@ fn lockstep_chunked(
             student_seconds[k] += secs;
             s_hidden.push(h);
         }
-        let mut from = 0;
-        while from < m {
-            let len = chunk.min(m - from);
+        for (from, len) in chunks(teacher, m, logit_cells)? {
             let (t_logits, secs) = logits_of(teacher, &t_hidden, from, len)?;
             teacher_seconds += secs;
             let tgt = targets.narrow(0, from, len)?;
@@ -161,7 +177,6 @@ fn lockstep_chunked(
                 let s_logits = s_logits.to_device(t_logits.device())?;
                 stats[k].extend(token_stats(&t_logits, &s_logits, &tgt, temperature, top_k)?);
             }
-            from += len;
             bar.inc(len as u64);
         }
     }
@@ -218,13 +233,8 @@ pub fn continuation_scores(
 ) -> Result<(Vec<f64>, f64)> {
     let start = Instant::now();
     let lens: Vec<usize> = items.iter().map(|c| c.ids.len()).collect();
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&i| lens[i]);
-    let vocab = model.lm_vocab_size()?;
-    let chunk = (LOGIT_CELLS / vocab.max(1)).max(1);
     let mut scores = vec![0.0; items.len()];
-    for group in batches(&order, &lens, batch_size.max(1)) {
-        let idx = &order[group];
+    for idx in length_batches(&lens, batch_size, |_| true) {
         let rows: Vec<&[u32]> = idx.iter().map(|&i| items[i].ids.as_slice()).collect();
         let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
         let (mut index, mut targets, mut owner) = (Vec::new(), Vec::new(), Vec::new());
@@ -243,15 +253,12 @@ pub fn continuation_scores(
         let index = Tensor::from_vec(index, m, model.device())?;
         let targets = Tensor::from_vec(targets, m, model.device())?;
         let (hidden, _) = hidden_at(model, &rows, &index)?;
-        let mut from = 0;
-        while from < m {
-            let len = chunk.min(m - from);
+        for (from, len) in chunks(model, m, LOGIT_CELLS)? {
             let (logits, _) = logits_of(model, &hidden, from, len)?;
             let lp = target_log_probs(&logits, &targets.narrow(0, from, len)?)?;
             for (k, v) in lp.into_iter().enumerate() {
                 scores[owner[from + k]] += v;
             }
-            from += len;
         }
     }
     Ok((scores, start.elapsed().as_secs_f64()))
@@ -272,11 +279,8 @@ pub fn document_logits(model: &Model, docs: &[Vec<u32>], batch_size: usize) -> R
         });
     }
     let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
-    let mut order: Vec<usize> = (0..docs.len()).filter(|&i| lens[i] > 0).collect();
-    order.sort_by_key(|&i| lens[i]);
     let mut out: Vec<Option<Tensor>> = vec![None; docs.len()];
-    for group in batches(&order, &lens, batch_size.max(1)) {
-        let idx = &order[group];
+    for idx in length_batches(&lens, batch_size, |i| lens[i] > 0) {
         let rows: Vec<&[u32]> = idx.iter().map(|&i| docs[i].as_slice()).collect();
         let batch = model.batch_ids(&rows)?;
         let hidden = model.lm_hidden(&batch)?;
