@@ -8,7 +8,7 @@
 //! heads run over a dataset whose labels are the targets (`report`, `compare`, `track`).
 
 
-use candle::{DType, Device};
+use candle::{DType, Device, Tensor};
 use distill_eval_metrics::tasks::regression::RegressionConfig;
 use distill_eval_metrics::tasks::{evaluate_regression, RegressionEvaluation};
 use distill_eval_metrics::{Thresholds, Verdict};
@@ -50,11 +50,15 @@ impl Regression {
 /// One column of numbers read from a saved-outputs file (`(n, 1)` npy / safetensors, or JSONL
 /// arrays of one number).
 fn read_column(spec: &str, device: &Device) -> Result<Vec<f64>> {
-    let t = saved::read_column(spec, device)?;
+    one_column(&saved::read_column(spec, device)?, spec)
+}
+
+/// `(n, 1)` outputs of `source` (a file or a model) on the host; other widths are refused.
+fn one_column(t: &Tensor, source: &str) -> Result<Vec<f64>> {
     let (_, c) = t.dims2()?;
     if c != 1 {
         return Err(Error::RegressionShape {
-            file: spec.to_owned(),
+            file: source.to_owned(),
             columns: c,
         });
     }
@@ -76,16 +80,7 @@ pub struct TeacherSide {
 fn head_pass(source: &ModelSource, role: &str, session: &Session) -> Result<(Vec<f64>, ModelRun)> {
     let data = session.dataset().ok_or(Error::NoData)?;
     let pass = model_pass(source, role, data, session, false)?;
-    let (_, c) = pass.logits.dims2()?;
-    if c != 1 {
-        return Err(Error::RegressionShape {
-            file: pass.run.info.id.clone(),
-            columns: c,
-        });
-    }
-    // Device => host: one copy of a small column.
-    let column = pass.logits.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-    Ok((column, pass.run))
+    Ok((one_column(&pass.logits, &pass.run.info.id)?, pass.run))
 }
 
 /// The targets: the dataset's labels as numbers, or the labels file's column.
