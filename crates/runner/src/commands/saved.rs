@@ -124,9 +124,16 @@ fn dataset(opts: &SavedOptions, first: &Report) -> DatasetInfo {
     }
 }
 
-/// The students' saved outputs side by side, ranked by the family's retained figure.
+/// The students' saved outputs side by side, ranked by the family's retained figure (R²,
+/// NDCG@10, BLEU, mAP), best first; ties and undefined figures keep the order given, undefined
+/// last.
 pub fn compare_saved(opts: &SavedOptions, device: &Device) -> Result<Comparison> {
-    let reports = reports(opts, device)?;
+    let mut reports = reports(opts, device)?;
+    let quality = |r: &Report| {
+        let key = r.findings.summary().quality;
+        r.findings.figure(key).unwrap_or(f64::NEG_INFINITY)
+    };
+    reports.sort_by(|a, b| quality(b).total_cmp(&quality(a)));
     let dataset = dataset(opts, &reports[0]);
     Ok(Comparison::new(reports, Some(&opts.teacher), dataset, 1.0))
 }
