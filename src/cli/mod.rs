@@ -210,7 +210,15 @@ fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
     let e = &args.eval;
     if let Some(task) = args.saved.task {
         let students = !args.student.is_empty();
-        return run_saved(cli, "compare", task, &args.teacher, &args.saved, e, students);
+        return run_saved(
+            cli,
+            "compare",
+            task,
+            &args.teacher,
+            &args.saved,
+            e,
+            students,
+        );
     }
     args.saved.refuse_without_task()?;
     let students = checkpoints::expand(&args.student)?;

@@ -528,16 +528,29 @@ impl SavedArgs {
             ),
             Task::Ranking => (
                 &["--data", "--student-field"],
-                &["--query-field", "--relevance-field", "--teacher-field", "--k"],
+                &[
+                    "--query-field",
+                    "--relevance-field",
+                    "--teacher-field",
+                    "--k",
+                ],
                 "--data rows.jsonl --student-field student_a --student-field student_b",
             ),
             Task::Generation => (
                 &["--data", "--student-field"],
-                &["--reference-field", "--teacher-field", "--allow-empty-hypotheses"],
+                &[
+                    "--reference-field",
+                    "--teacher-field",
+                    "--allow-empty-hypotheses",
+                ],
                 "--data rows.jsonl --student-field student_a --student-field student_b",
             ),
             Task::Detection => (
-                &["--ground-truth", "--teacher-detections", "--student-detections"],
+                &[
+                    "--ground-truth",
+                    "--teacher-detections",
+                    "--student-detections",
+                ],
                 &[],
                 "--ground-truth gt.json --teacher-detections t.json --student-detections s1.json \
                  --student-detections s2.json",

@@ -46,7 +46,11 @@ fn ranking_rows(dir: &Path) -> PathBuf {
         for d in 0..6 {
             let relevance = [3, 2, 0, 1, 0, 0][d];
             let teacher = 1.0 - 0.1 * d as f64;
-            let student = if q % 3 == 0 && d < 2 { 0.8 + 0.1 * d as f64 } else { teacher };
+            let student = if q % 3 == 0 && d < 2 {
+                0.8 + 0.1 * d as f64
+            } else {
+                teacher
+            };
             rows.push(json!({"query": format!("q{q}"), "relevance": relevance,
                 "teacher": teacher, "student": student, "copy": teacher,
                 "student-100": student, "student-200": teacher}));
@@ -111,7 +115,10 @@ fn bootstrap_intervals_of_every_family_follow_the_seed_and_contain_the_estimates
         let a = a.json();
         let b = &a["bootstrap"];
         assert_eq!(b["resamples"], 200, "{task}");
-        assert_eq!((b["unit"].as_str(), b["figure"].as_str()), (Some(unit), Some(figure)));
+        assert_eq!(
+            (b["unit"].as_str(), b["figure"].as_str()),
+            (Some(unit), Some(figure))
+        );
         let est = |v: &Value| v["estimate"].as_f64().unwrap();
         // The estimates are the report's own figures.
         for (interval, value) in [
@@ -119,9 +126,18 @@ fn bootstrap_intervals_of_every_family_follow_the_seed_and_contain_the_estimates
             (&b["student"], &a["student"][figure]),
             (&b["retention"], &a[retention]),
         ] {
-            let (lo, hi) = (interval["lower"].as_f64().unwrap(), interval["upper"].as_f64().unwrap());
-            assert!((est(interval) - value.as_f64().unwrap()).abs() < 1e-9, "{task}: {interval}");
-            assert!(lo <= est(interval) && est(interval) <= hi, "{task}: {interval}");
+            let (lo, hi) = (
+                interval["lower"].as_f64().unwrap(),
+                interval["upper"].as_f64().unwrap(),
+            );
+            assert!(
+                (est(interval) - value.as_f64().unwrap()).abs() < 1e-9,
+                "{task}: {interval}"
+            );
+            assert!(
+                lo <= est(interval) && est(interval) <= hi,
+                "{task}: {interval}"
+            );
         }
         assert!(
             b["retention"]["lower"].as_f64() < b["retention"]["upper"].as_f64(),
@@ -130,7 +146,10 @@ fn bootstrap_intervals_of_every_family_follow_the_seed_and_contain_the_estimates
         let again = run_owned(&args, &["--bootstrap", "200", "--seed", "3", "--json", "-"]).json();
         assert_eq!(again["bootstrap"], a["bootstrap"], "{task}");
         let other = run_owned(&args, &["--bootstrap", "200", "--seed", "4", "--json", "-"]).json();
-        assert_ne!(other["bootstrap"]["retention"], a["bootstrap"]["retention"], "{task}");
+        assert_ne!(
+            other["bootstrap"]["retention"], a["bootstrap"]["retention"],
+            "{task}"
+        );
         // On by default (1000 resamples below 100,000 units), off with 0.
         let default = run_owned(&args, &["--json", "-"]).json();
         assert_eq!(default["bootstrap"]["resamples"], 1000, "{task}");
@@ -139,14 +158,34 @@ fn bootstrap_intervals_of_every_family_follow_the_seed_and_contain_the_estimates
         // Every human format shows the intervals.
         let md = dir.path().join(format!("{task}.md"));
         let html = dir.path().join(format!("{task}.html"));
-        let r = run_owned(&args, &["--bootstrap", "100", "--markdown", s(&md), "--html", s(&html)]);
+        let r = run_owned(
+            &args,
+            &[
+                "--bootstrap",
+                "100",
+                "--markdown",
+                s(&md),
+                "--html",
+                s(&html),
+            ],
+        );
         assert_eq!(r.code, 0, "{task}: {}", r.stderr);
-        let heading = format!("95% bootstrap intervals (100 paired resamples of ");
-        assert!(r.stdout.contains(&heading), "{task}: {}", r.stdout);
-        assert!(r.stdout.contains(&format!(" {unit}, seed 0)")), "{task}: {}", r.stdout);
-        assert!(std::fs::read_to_string(&md).unwrap().contains(&heading), "{task}");
+        let heading = "95% bootstrap intervals (100 paired resamples of ";
+        assert!(r.stdout.contains(heading), "{task}: {}", r.stdout);
+        assert!(
+            r.stdout.contains(&format!(" {unit}, seed 0)")),
+            "{task}: {}",
+            r.stdout
+        );
+        assert!(
+            std::fs::read_to_string(&md).unwrap().contains(heading),
+            "{task}"
+        );
         let html = std::fs::read_to_string(&html).unwrap();
-        assert!(html.contains("Is the difference real?") && html.contains(&heading), "{task}");
+        assert!(
+            html.contains("Is the difference real?") && html.contains(heading),
+            "{task}"
+        );
     }
 }
 
@@ -158,7 +197,10 @@ fn the_generation_bootstrap_adds_chrf_intervals() {
     let chrf = &v["bootstrap"]["also"][0];
     assert_eq!(chrf["figure"], "chrf");
     let est = chrf["student"]["estimate"].as_f64().unwrap();
-    assert!((est - v["student"]["chrf"].as_f64().unwrap()).abs() < 1e-9, "{chrf}");
+    assert!(
+        (est - v["student"]["chrf"].as_f64().unwrap()).abs() < 1e-9,
+        "{chrf}"
+    );
 }
 
 #[test]
@@ -173,24 +215,49 @@ fn a_borderline_retention_is_flagged() {
         for d in 0..4 {
             let relevance = [3, 1, 0, 0][d];
             let teacher = 1.0 - 0.1 * d as f64;
-            let student = if q % 4 == 0 && d < 2 { 0.95 + 0.01 * d as f64 } else { teacher };
-            rows.push(json!({"query": q, "relevance": relevance, "teacher": teacher, "student": student}));
+            let student = if q % 4 == 0 && d < 2 {
+                0.95 + 0.01 * d as f64
+            } else {
+                teacher
+            };
+            rows.push(
+                json!({"query": q, "relevance": relevance, "teacher": teacher, "student": student}),
+            );
         }
     }
     write_jsonl(&path, &rows);
-    let base = ["score", "--task", "ranking", "--data", s(&path), "--bootstrap", "300"];
+    let base = [
+        "score",
+        "--task",
+        "ranking",
+        "--data",
+        s(&path),
+        "--bootstrap",
+        "300",
+    ];
     let mut json_args = base.to_vec();
     json_args.extend(["--json", "-"]);
     let v = run(&json_args).json();
     let r = &v["bootstrap"]["retention"];
-    assert!((r["estimate"].as_f64().unwrap() - 0.9492).abs() < 1e-4, "{r}");
+    assert!(
+        (r["estimate"].as_f64().unwrap() - 0.9492).abs() < 1e-4,
+        "{r}"
+    );
     let (lo, hi) = (r["lower"].as_f64().unwrap(), r["upper"].as_f64().unwrap());
     assert!(lo < 0.95 && 0.95 < hi, "{r}");
     let borderline = v["bootstrap"]["borderline"].as_array().unwrap();
     assert_eq!(borderline.len(), 1, "{borderline:?}");
-    assert!(borderline[0].as_str().unwrap().contains("EXCELLENT"), "{borderline:?}");
+    assert!(
+        borderline[0].as_str().unwrap().contains("EXCELLENT"),
+        "{borderline:?}"
+    );
     let t = run(&base);
-    assert!(t.stdout.contains("BORDERLINE: ndcg@10 retention 95% interval"), "{}", t.stdout);
+    assert!(
+        t.stdout
+            .contains("BORDERLINE: ndcg@10 retention 95% interval"),
+        "{}",
+        t.stdout
+    );
 }
 
 /// `compare --task` arguments of each family with two students: the family's own student
@@ -246,7 +313,10 @@ fn compare_ranks_saved_students_by_the_retained_figure() {
     let dir = tempfile::tempdir().unwrap();
     for (task, figure, retention, _) in FAMILIES {
         let args = compare_args(task, dir.path());
-        let single = run_owned(&score_args(task, dir.path()), &["--bootstrap", "0", "--json", "-"]);
+        let single = run_owned(
+            &score_args(task, dir.path()),
+            &["--bootstrap", "0", "--json", "-"],
+        );
         let single = single.json();
         let r = run_owned(&args, &["--bootstrap", "0", "--json", "-"]);
         assert_eq!(r.code, 0, "{task}: {}", r.stderr);
@@ -255,19 +325,37 @@ fn compare_ranks_saved_students_by_the_retained_figure() {
         assert_eq!(students.len(), 2, "{task}: {v}");
         // The copy of the teacher retains everything and comes first; the student's figures
         // are those `score` gives it.
-        assert!((students[0][retention].as_f64().unwrap() - 1.0).abs() < 1e-9, "{task}: {v}");
+        assert!(
+            (students[0][retention].as_f64().unwrap() - 1.0).abs() < 1e-9,
+            "{task}: {v}"
+        );
         let id = students[1]["id"].as_str().unwrap();
-        assert!(id == "student" || id.ends_with("student.npy") || id.ends_with("student.json"), "{task}: {id}");
+        assert!(
+            id == "student" || id.ends_with("student.npy") || id.ends_with("student.json"),
+            "{task}: {id}"
+        );
         let want = single["student"][figure].as_f64().unwrap();
-        assert!((students[1][figure].as_f64().unwrap() - want).abs() < 1e-9, "{task}: {v}");
-        assert!((v["teacher"][figure].as_f64().unwrap() - single["teacher"][figure].as_f64().unwrap()).abs() < 1e-9);
+        assert!(
+            (students[1][figure].as_f64().unwrap() - want).abs() < 1e-9,
+            "{task}: {v}"
+        );
+        assert!(
+            (v["teacher"][figure].as_f64().unwrap() - single["teacher"][figure].as_f64().unwrap())
+                .abs()
+                < 1e-9
+        );
         // The same comparison in the human formats.
         let md = dir.path().join(format!("{task}-compare.md"));
         let html = dir.path().join(format!("{task}-compare.html"));
-        let t = run_owned(&args, &["--bootstrap", "0", "--markdown", s(&md), "--html", s(&html)]);
+        let t = run_owned(
+            &args,
+            &["--bootstrap", "0", "--markdown", s(&md), "--html", s(&html)],
+        );
         assert_eq!(t.code, 0, "{task}: {}", t.stderr);
         assert!(t.stdout.contains(id), "{task}: {}", t.stdout);
-        assert!(std::fs::read_to_string(&md).unwrap().contains("## Student comparison"));
+        assert!(std::fs::read_to_string(&md)
+            .unwrap()
+            .contains("## Student comparison"));
         assert!(std::fs::read_to_string(&html).unwrap().contains(id));
         // Every student must pass the gates: the student's retention is below 1.
         let gated = run_owned(&args, &["--bootstrap", "0", "--min-retention", "0.9999"]);
@@ -281,8 +369,19 @@ fn track_follows_saved_students_by_the_step_in_their_names() {
     let dir = tempfile::tempdir().unwrap();
     let rows = ranking_rows(dir.path());
     let r = run(&[
-        "track", "--task", "ranking", "--data", s(&rows), "--student-field", "student-200",
-        "--student-field", "student-100", "--bootstrap", "0", "--json", "-",
+        "track",
+        "--task",
+        "ranking",
+        "--data",
+        s(&rows),
+        "--student-field",
+        "student-200",
+        "--student-field",
+        "student-100",
+        "--bootstrap",
+        "0",
+        "--json",
+        "-",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
@@ -293,11 +392,26 @@ fn track_follows_saved_students_by_the_step_in_their_names() {
     assert_eq!(points[1]["ndcg@10_retention"].as_f64(), Some(1.0));
     assert!(points[0]["ndcg@10_retention"].as_f64().unwrap() < 1.0);
     // A name without a number has no step; two names of one step are ambiguous.
-    let r = run(&["track", "--task", "ranking", "--data", s(&rows), "--student-field", "copy"]);
+    let r = run(&[
+        "track",
+        "--task",
+        "ranking",
+        "--data",
+        s(&rows),
+        "--student-field",
+        "copy",
+    ]);
     assert_error(&r, &["cannot tell the training step of copy", "hint:"]);
     let r = run(&[
-        "track", "--task", "ranking", "--data", s(&rows), "--student-field", "student-100",
-        "--student-field", "student-100",
+        "track",
+        "--task",
+        "ranking",
+        "--data",
+        s(&rows),
+        "--student-field",
+        "student-100",
+        "--student-field",
+        "student-100",
     ]);
     assert_error(&r, &["both of step 100", "hint:"]);
 }
@@ -307,27 +421,66 @@ fn saved_compare_refuses_flags_of_other_families() {
     let dir = tempfile::tempdir().unwrap();
     let rows = ranking_rows(dir.path());
     let r = run(&["compare", "--task", "ranking", "--data", s(&rows)]);
-    assert_error(&r, &["compare --task ranking needs --student-field", "hint:"]);
+    assert_error(
+        &r,
+        &["compare --task ranking needs --student-field", "hint:"],
+    );
     let r = run(&[
-        "compare", "--task", "ranking", "--data", s(&rows), "--student-field", "student",
-        "--student", "models/distilbert",
+        "compare",
+        "--task",
+        "ranking",
+        "--data",
+        s(&rows),
+        "--student-field",
+        "student",
+        "--student",
+        "models/distilbert",
     ]);
-    assert_error(&r, &["--student does not apply to compare --task ranking", "hint:"]);
+    assert_error(
+        &r,
+        &[
+            "--student does not apply to compare --task ranking",
+            "hint:",
+        ],
+    );
     let r = run(&[
-        "compare", "--task", "ranking", "--data", s(&rows), "--student-field", "student",
-        "--temperature", "2",
+        "compare",
+        "--task",
+        "ranking",
+        "--data",
+        s(&rows),
+        "--student-field",
+        "student",
+        "--temperature",
+        "2",
     ]);
     assert_error(&r, &["--temperature does not apply", "hint:"]);
     let r = run(&["compare", "--task", "classification", "--data", s(&rows)]);
     assert_error(&r, &["compare --task classification", "hint:"]);
     let r = run(&[
-        "compare", "--teacher", "models/teacher_bert", "--student", "models/distilbert",
-        "--data", "models/data/test.jsonl", "--student-field", "s",
+        "compare",
+        "--teacher",
+        "models/teacher_bert",
+        "--student",
+        "models/distilbert",
+        "--data",
+        "models/data/test.jsonl",
+        "--student-field",
+        "s",
     ]);
-    assert_error(&r, &["--student-field reads saved outputs", "hint: add --task"]);
+    assert_error(
+        &r,
+        &["--student-field reads saved outputs", "hint: add --task"],
+    );
     // A student field missing from the records names the file and the field.
     let r = run(&[
-        "compare", "--task", "ranking", "--data", s(&rows), "--student-field", "nope",
+        "compare",
+        "--task",
+        "ranking",
+        "--data",
+        s(&rows),
+        "--student-field",
+        "nope",
     ]);
     assert_error(&r, &["nope"]);
 }

@@ -200,7 +200,15 @@ pub fn bootstrap(
     let full = figures(&t, &s, &examples.kl, &vec![1; n], bins);
     let draws: Vec<Figures> = (0..cfg.resamples)
         .into_par_iter()
-        .map(|i| figures(&t, &s, &examples.kl, &resample_weights(cfg.seed, i, n), bins))
+        .map(|i| {
+            figures(
+                &t,
+                &s,
+                &examples.kl,
+                &resample_weights(cfg.seed, i, n),
+                bins,
+            )
+        })
         .collect();
     let col = |f: fn(&Figures) -> f64| draws.iter().map(f).collect::<Vec<f64>>();
     let teacher_accuracy = interval(full.0, col(|d| d.0), cfg.level);
@@ -315,8 +323,11 @@ pub struct RetentionResample<'a> {
     pub figures: &'a (dyn Fn(&[u32]) -> (f64, f64) + Sync),
 }
 
+/// A (teacher, student) pair of one figure.
+type Pair = (f64, f64);
+
 /// Both models' figures on the full data and on each resample.
-fn draw(r: &RetentionResample<'_>, cfg: &BootstrapConfig) -> Result<((f64, f64), Vec<(f64, f64)>)> {
+fn draw(r: &RetentionResample<'_>, cfg: &BootstrapConfig) -> Result<(Pair, Vec<Pair>)> {
     if r.units == 0 {
         return Err(Error::Empty);
     }
@@ -337,7 +348,12 @@ fn draw(r: &RetentionResample<'_>, cfg: &BootstrapConfig) -> Result<((f64, f64),
 }
 
 /// The percentile intervals of both models' defined resampled values.
-fn sides(figure: &'static str, full: (f64, f64), draws: &[(f64, f64)], level: f64) -> FigureIntervals {
+fn sides(
+    figure: &'static str,
+    full: (f64, f64),
+    draws: &[(f64, f64)],
+    level: f64,
+) -> FigureIntervals {
     let defined = |estimate: f64, values: Vec<f64>| {
         let values: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
         (!estimate.is_nan() && !values.is_empty()).then(|| interval(estimate, values, level))
@@ -351,7 +367,10 @@ fn sides(figure: &'static str, full: (f64, f64), draws: &[(f64, f64)], level: f6
 
 /// Both models' intervals of a further figure, on the same resamples as a
 /// [`retention_bootstrap`] with the same units and configuration.
-pub fn figure_intervals(r: &RetentionResample<'_>, cfg: &BootstrapConfig) -> Result<FigureIntervals> {
+pub fn figure_intervals(
+    r: &RetentionResample<'_>,
+    cfg: &BootstrapConfig,
+) -> Result<FigureIntervals> {
     let (full, draws) = draw(r, cfg)?;
     Ok(sides(r.figure, full, &draws, cfg.level))
 }
@@ -558,7 +577,12 @@ mod tests {
     /// Mean of `values` under the multiplicities `w`.
     fn weighted_mean(values: &[f64], w: &[u32]) -> f64 {
         let n: f64 = w.iter().map(|&w| f64::from(w)).sum();
-        values.iter().zip(w).map(|(v, &w)| v * f64::from(w)).sum::<f64>() / n
+        values
+            .iter()
+            .zip(w)
+            .map(|(v, &w)| v * f64::from(w))
+            .sum::<f64>()
+            / n
     }
 
     #[test]
@@ -602,7 +626,9 @@ mod tests {
     fn retention_borderline_and_undefined_figures() {
         // Student / teacher hovers around 0.95: the EXCELLENT threshold is straddled.
         let t = vec![1.0; 200];
-        let s: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 0.9 } else { 1.0 }).collect();
+        let s: Vec<f64> = (0..200)
+            .map(|i| if i % 2 == 0 { 0.9 } else { 1.0 })
+            .collect();
         let f = |w: &[u32]| (weighted_mean(&t, w), weighted_mean(&s, w));
         let r = RetentionResample {
             unit: "examples",

@@ -44,8 +44,7 @@ mod verdict;
 pub use accumulator::{Accumulator, TENSOR_PATH_ENV};
 pub use bootstrap::{
     bootstrap, figure_intervals, retention_bootstrap, Bootstrap, BootstrapConfig, FigureIntervals,
-    Interval, RetentionBootstrap,
-    RetentionResample,
+    Interval, RetentionBootstrap, RetentionResample,
 };
 pub use calibration::CalibrationBin;
 pub use classification::ClassMetrics;

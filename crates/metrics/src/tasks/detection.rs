@@ -40,7 +40,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::retention;
-use crate::bootstrap::{retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample};
+use crate::bootstrap::{
+    retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
 use crate::{Error, Result, Side, Thresholds};
 
 /// Number of IoU thresholds.
@@ -815,7 +817,10 @@ pub fn bootstrap_map(
             })
             .collect())
     };
-    let (t, s) = (units(teacher, Side::Teacher)?, units(student, Side::Student)?);
+    let (t, s) = (
+        units(teacher, Side::Teacher)?,
+        units(student, Side::Student)?,
+    );
     let rec = recall_thresholds();
     let map_of = |evals: &[Vec<Option<ImageEval>>], w: &[u32]| {
         mean_defined(
@@ -1108,7 +1113,10 @@ mod tests {
             }],
         };
         let one = |i: usize| vec![i as i64 + 1];
-        let gt = doc((1..=4).collect(), (0..4).map(|i| (i as i64 + 1, boxes[i])).collect());
+        let gt = doc(
+            (1..=4).collect(),
+            (0..4).map(|i| (i as i64 + 1, boxes[i])).collect(),
+        );
         let (t, s) = (teacher_dets(&one), student_dets(&one));
         let cfg = BootstrapConfig {
             resamples: 30,
@@ -1134,7 +1142,10 @@ mod tests {
                     .flat_map(|i| ids(i).into_iter().map(move |id| (id, boxes[i])))
                     .collect();
                 let gt = doc(images, annotations);
-                coco_eval(&gt, &student_dets(&ids)).unwrap().map.unwrap_or(f64::NAN)
+                coco_eval(&gt, &student_dets(&ids))
+                    .unwrap()
+                    .map
+                    .unwrap_or(f64::NAN)
             })
             .collect();
         maps.retain(|m| !m.is_nan());

@@ -27,7 +27,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::{check_finite, mean, retention};
-use crate::bootstrap::{retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample};
+use crate::bootstrap::{
+    retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
 use crate::rank::kendall_tau_b;
 use crate::{Error, Result, Thresholds};
 
@@ -393,8 +395,16 @@ pub fn bootstrap_ndcg10(
     cfg: &BootstrapConfig,
 ) -> Result<RetentionBootstrap> {
     let at_10 = |s: &QueryScores| s.ndcg.get(10).unwrap_or(f64::NAN);
-    let t: Vec<f64> = evaluation.per_query.iter().map(|q| at_10(&q.teacher)).collect();
-    let s: Vec<f64> = evaluation.per_query.iter().map(|q| at_10(&q.student)).collect();
+    let t: Vec<f64> = evaluation
+        .per_query
+        .iter()
+        .map(|q| at_10(&q.teacher))
+        .collect();
+    let s: Vec<f64> = evaluation
+        .per_query
+        .iter()
+        .map(|q| at_10(&q.student))
+        .collect();
     let weighted = |v: &[f64], w: &[u32]| {
         let n: f64 = w.iter().map(|&w| f64::from(w)).sum();
         v.iter().zip(w).map(|(x, &w)| f64::from(w) * x).sum::<f64>() / n
@@ -551,13 +561,26 @@ mod tests {
             for d in 0..4 {
                 let relevance = f64::from(u8::from(d == q || d == 3));
                 let teacher = 1.0 - 0.1 * d as f64;
-                let student = if q == 2 && d < 2 { 0.5 + 0.1 * d as f64 } else { teacher };
-                rows.push(RankingRow { query: name, relevance, teacher, student });
+                let student = if q == 2 && d < 2 {
+                    0.5 + 0.1 * d as f64
+                } else {
+                    teacher
+                };
+                rows.push(RankingRow {
+                    query: name,
+                    relevance,
+                    teacher,
+                    student,
+                });
             }
         }
         let cfg = RankingConfig::default();
         let eval = evaluate_ranking(&rows, &cfg).unwrap();
-        let boot = BootstrapConfig { resamples: 50, seed: 2, level: 0.95 };
+        let boot = BootstrapConfig {
+            resamples: 50,
+            seed: 2,
+            level: 0.95,
+        };
         let b = bootstrap_ndcg10(&eval, &Thresholds::default(), &boot).unwrap();
         assert_eq!(b.units, 3);
         let r = b.retention.unwrap();
@@ -574,7 +597,10 @@ mod tests {
                 for (q, &k) in w.iter().enumerate() {
                     for _ in 0..k {
                         for row in rows.iter().filter(|r| r.query == names[q]) {
-                            drawn.push(RankingRow { query: &copies[next], ..*row });
+                            drawn.push(RankingRow {
+                                query: &copies[next],
+                                ..*row
+                            });
                         }
                         next += 1;
                     }
@@ -592,7 +618,13 @@ mod tests {
         assert!((r.lower - at(0.025)).abs() < 1e-9, "{r:?} {ratios:?}");
         assert!((r.upper - at(0.975)).abs() < 1e-9, "{r:?} {ratios:?}");
         // A teacher with no relevant document anywhere has no retention to bootstrap.
-        let flat: Vec<RankingRow<'_>> = rows.iter().map(|r| RankingRow { relevance: 0.0, ..*r }).collect();
+        let flat: Vec<RankingRow<'_>> = rows
+            .iter()
+            .map(|r| RankingRow {
+                relevance: 0.0,
+                ..*r
+            })
+            .collect();
         let eval = evaluate_ranking(&flat, &cfg).unwrap();
         let b = bootstrap_ndcg10(&eval, &Thresholds::default(), &boot).unwrap();
         assert!(b.retention.is_none());

@@ -13,7 +13,9 @@
 use serde::Serialize;
 
 use super::{check_finite, check_parallel, retention};
-use crate::bootstrap::{retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample};
+use crate::bootstrap::{
+    retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
 use crate::rank::{pearson, spearman};
 use crate::{Error, Result, Thresholds};
 

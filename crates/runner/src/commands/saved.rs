@@ -77,9 +77,15 @@ fn reports(opts: &SavedOptions, device: &Device) -> Result<Vec<Report>> {
                 source: StudentSource::Logits(s.file.clone()),
                 role: s.name.clone(),
             };
-            let mut report =
-                family::evaluate(opts.task, &session, &teacher, &[spec], &opts.gates, &options)?
-                    .remove(0);
+            let mut report = family::evaluate(
+                opts.task,
+                &session,
+                &teacher,
+                &[spec],
+                &opts.gates,
+                &options,
+            )?
+            .remove(0);
             let inputs = report.inputs.get_or_insert_with(|| LogitInputs {
                 teacher_logits: opts.teacher.clone(),
                 student_logits: String::new(),
@@ -160,7 +166,10 @@ pub fn track_saved(opts: &SavedOptions, device: &Device) -> Result<Track> {
     for s in &opts.students {
         let step = saved_step(&s.name).ok_or_else(|| Error::TaskFlags {
             task: opts.task.name(),
-            message: format!("cannot tell the training step of {}: its name has no number", s.name),
+            message: format!(
+                "cannot tell the training step of {}: its name has no number",
+                s.name
+            ),
             hint: "name each student's file or field after its step, e.g. student-500",
         })?;
         steps.push(step);

@@ -125,7 +125,7 @@ pub(crate) fn bootstrap_config(
     } else {
         0
     });
-    (resamples > 0 && units > 0).then(|| distill_eval_metrics::BootstrapConfig {
+    (resamples > 0 && units > 0).then_some(distill_eval_metrics::BootstrapConfig {
         resamples,
         seed: extras.seed,
         level: 0.95,

@@ -37,7 +37,11 @@ pub(crate) struct Intervals {
 
 /// The [`Intervals`] of `b`, the retained figure shown as `name` (`R²`) and further figures
 /// named by `also` (`chrf` -> `chrF`).
-pub(crate) fn intervals(b: &RetentionBootstrap, name: &str, also: &dyn Fn(&str) -> String) -> Intervals {
+pub(crate) fn intervals(
+    b: &RetentionBootstrap,
+    name: &str,
+    also: &dyn Fn(&str) -> String,
+) -> Intervals {
     let mut rows = Vec::new();
     let mut push = |label: String, i: Option<Interval>| {
         if let Some(i) = i {
@@ -403,14 +407,20 @@ mod tests {
         let md = String::from_utf8(md).unwrap();
         assert!(md.contains("| NDCG@10 | 0.9000 | 0.8000 |"), "{md}");
         assert!(md.contains("**88.9%**"), "{md}");
-        assert!(md.contains("| NDCG@10 retention | 0.8890 | [0.8000, 0.9500] |"), "{md}");
+        assert!(
+            md.contains("| NDCG@10 retention | 0.8890 | [0.8000, 0.9500] |"),
+            "{md}"
+        );
         assert!(md.contains("> **Borderline:** ndcg@10"), "{md}");
         let mut html = Vec::new();
         r.html(&mut html).unwrap();
         let html = String::from_utf8(html).unwrap();
         assert!(html.contains("&lt;rows&gt;.jsonl") && !html.contains("<rows>"));
         assert!(html.contains("badge WEAK"), "{html}");
-        assert!(html.contains("Borderline: ndcg@10 retention straddles &lt;the GOOD"), "{html}");
+        assert!(
+            html.contains("Borderline: ndcg@10 retention straddles &lt;the GOOD"),
+            "{html}"
+        );
     }
 
     #[test]
