@@ -401,7 +401,13 @@ fn track_follows_saved_students_by_the_step_in_their_names() {
         "--student-field",
         "copy",
     ]);
-    assert_error(&r, &["cannot tell the training step of copy", "hint:"]);
+    assert_error(
+        &r,
+        &[
+            "track --task ranking: cannot tell the training step of copy",
+            "hint:",
+        ],
+    );
     let r = run(&[
         "track",
         "--task",

@@ -46,12 +46,13 @@ pub struct SavedOptions {
 }
 
 /// Evaluates every student against the teacher, one report each, named by the student.
-fn reports(opts: &SavedOptions, device: &Device) -> Result<Vec<Report>> {
+fn reports(opts: &SavedOptions, command: &'static str, device: &Device) -> Result<Vec<Report>> {
     if opts.students.is_empty() {
         return Err(Error::NoStudents);
     }
     if matches!(opts.task, Task::Classification | Task::CausalLm) {
-        return Err(Error::TaskFlags {
+        return Err(Error::SavedStudents {
+            command,
             task: opts.task.name(),
             message: "compare and track read saved outputs of regression, ranking, generation \
                       and detection only"
@@ -134,7 +135,7 @@ fn dataset(opts: &SavedOptions, first: &Report) -> DatasetInfo {
 /// NDCG@10, BLEU, mAP), best first; ties and undefined figures keep the order given, undefined
 /// last.
 pub fn compare_saved(opts: &SavedOptions, device: &Device) -> Result<Comparison> {
-    let mut reports = reports(opts, device)?;
+    let mut reports = reports(opts, "compare", device)?;
     let quality = |r: &Report| {
         let key = r.findings.summary().quality;
         r.findings.figure(key).unwrap_or(f64::NEG_INFINITY)
@@ -164,7 +165,8 @@ pub fn saved_step(name: &str) -> Option<u64> {
 pub fn track_saved(opts: &SavedOptions, device: &Device) -> Result<Track> {
     let mut steps = Vec::with_capacity(opts.students.len());
     for s in &opts.students {
-        let step = saved_step(&s.name).ok_or_else(|| Error::TaskFlags {
+        let step = saved_step(&s.name).ok_or_else(|| Error::SavedStudents {
+            command: "track",
             task: opts.task.name(),
             message: format!(
                 "cannot tell the training step of {}: its name has no number",
@@ -177,7 +179,8 @@ pub fn track_saved(opts: &SavedOptions, device: &Device) -> Result<Track> {
     let mut order: Vec<usize> = (0..steps.len()).collect();
     order.sort_by_key(|&i| steps[i]);
     if let Some(w) = order.windows(2).find(|w| steps[w[0]] == steps[w[1]]) {
-        return Err(Error::TaskFlags {
+        return Err(Error::SavedStudents {
+            command: "track",
             task: opts.task.name(),
             message: format!(
                 "{} and {} are both of step {}",
@@ -190,7 +193,7 @@ pub fn track_saved(opts: &SavedOptions, device: &Device) -> Result<Track> {
         students: order.iter().map(|&i| opts.students[i].clone()).collect(),
         ..opts.clone()
     };
-    let reports = reports(&sorted, device)?;
+    let reports = reports(&sorted, "track", device)?;
     let dataset = dataset(&sorted, &reports[0]);
     let points = order
         .iter()
