@@ -356,7 +356,12 @@ fn compare_ranks_saved_students_by_the_retained_figure() {
         assert!(std::fs::read_to_string(&md)
             .unwrap()
             .contains("## Student comparison"));
-        assert!(std::fs::read_to_string(&html).unwrap().contains(id));
+        let html = std::fs::read_to_string(&html).unwrap();
+        assert!(
+            html.contains(id) && !html.contains("<th>parameters</th>"),
+            "{task}"
+        );
+        assert!(!t.stdout.contains("params"), "{task}: {}", t.stdout);
         // Every student must pass the gates: the student's retention is below 1.
         let gated = run_owned(&args, &["--bootstrap", "0", "--min-retention", "0.9999"]);
         assert_eq!(gated.code, 1, "{task}: {}", gated.stderr);
