@@ -314,8 +314,10 @@ pub(crate) struct CompareArgs {
     pub(crate) teacher: TeacherArgs,
     /// A student (repeat for each; a quoted pattern such as 'students/*' expands to every
     /// checkpoint folder it matches).
-    #[arg(long, value_name = "M", required = true)]
+    #[arg(long, value_name = "M", required_unless_present = "task")]
     pub(crate) student: Vec<String>,
+    #[command(flatten)]
+    pub(crate) saved: SavedArgs,
     #[command(flatten)]
     pub(crate) eval: EvalArgs,
 }
@@ -326,10 +328,61 @@ pub(crate) struct TrackArgs {
     pub(crate) teacher: TeacherArgs,
     /// Checkpoint folders, or a quoted pattern such as 'out/checkpoint-*' (steps come from
     /// trainer_state.json, else from the folder name).
-    #[arg(long, value_name = "DIR", required = true, num_args = 1..)]
+    #[arg(long, value_name = "DIR", required_unless_present = "task", num_args = 1..)]
     pub(crate) checkpoints: Vec<String>,
     #[command(flatten)]
+    pub(crate) saved: SavedArgs,
+    #[command(flatten)]
     pub(crate) eval: EvalArgs,
+}
+
+/// Several students' saved outputs of a task family, for `compare --task` and `track --task`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Saved outputs of a task family")]
+pub(crate) struct SavedArgs {
+    /// Read saved outputs of this family instead of running checkpoints: regression
+    /// (--teacher-logits, --student-logits, --labels), ranking or generation (--data records
+    /// with one --student-field per student), detection (--ground-truth, --teacher-detections,
+    /// --student-detections). `track` takes each student's step from the last number in its
+    /// file or field name.
+    #[arg(long, value_name = "TASK")]
+    pub(crate) task: Option<distill_eval_runner::family::Task>,
+    /// Regression: a student's predictions (repeat for each student).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) student_logits: Vec<String>,
+    /// Regression: the float targets.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) labels: Option<PathBuf>,
+    /// Ranking: the field with the query id (default: query).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) query_field: Option<String>,
+    /// Ranking: the field with the graded relevance (default: relevance).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) relevance_field: Option<String>,
+    /// Ranking and generation: the field with the teacher's scores or texts (default: teacher).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) teacher_field: Option<String>,
+    /// Ranking and generation: a student's field (repeat for each student).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) student_field: Vec<String>,
+    /// Ranking: NDCG cut-offs besides 5 and 10, comma-separated.
+    #[arg(long, value_name = "K", value_delimiter = ',', value_parser = within::<1, 100_000>)]
+    pub(crate) k: Vec<usize>,
+    /// Generation: the field with the reference text (default: reference).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) reference_field: Option<String>,
+    /// Generation: score empty generations instead of refusing them.
+    #[arg(long)]
+    pub(crate) allow_empty_hypotheses: bool,
+    /// Detection: the COCO ground truth.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ground_truth: Option<PathBuf>,
+    /// Detection: the teacher's COCO results.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) teacher_detections: Option<PathBuf>,
+    /// Detection: a student's COCO results (repeat for each student).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) student_detections: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ use distill_eval_runner::commands::bench::{bench, BenchOptions};
 use distill_eval_runner::commands::compare::{compare, CompareOptions};
 use distill_eval_runner::commands::logits::{logits, LogitsOptions};
 use distill_eval_runner::commands::report::{report, ReportOptions};
+use distill_eval_runner::commands::saved::{compare_saved, track_saved, SavedOptions};
 use distill_eval_runner::commands::score::{score, ScoreOptions};
 use distill_eval_runner::commands::track::{track, TrackOptions};
 use distill_eval_runner::engine::{Setup, TeacherSource};
@@ -142,8 +143,84 @@ fn run_score(cli: &Cli, args: &ScoreArgs) -> Result<ExitCode> {
     finish(cli, &report, &outputs, &failures, true)
 }
 
+/// `compare --task` and `track --task`: several students' saved outputs of a family.
+fn run_saved(
+    cli: &Cli,
+    command: &str,
+    task: distill_eval_runner::family::Task,
+    teacher: &args::TeacherArgs,
+    saved: &args::SavedArgs,
+    e: &args::EvalArgs,
+    checkpoints: bool,
+) -> Result<ExitCode> {
+    let files = saved.inputs(command, task, teacher, e.data.data.as_deref(), checkpoints)?;
+    // Settings of the classification report, or of models, that a family of saved outputs
+    // would ignore.
+    let ignored = [
+        ("--temperature", e.metrics.temperature != 1.0),
+        ("--bins", e.metrics.bins != 10),
+        ("--calibrate", e.extras.calibrate),
+        ("--text-field", e.data.text_field.is_some()),
+        ("--label-field", e.data.label_field.is_some()),
+        ("--limit", e.data.limit.is_some()),
+    ];
+    if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+        anyhow::bail!(
+            "{flag} does not apply to {command} --task {task}\nhint: it is a setting of the \
+             classification report or of checkpoints; leave it out"
+        );
+    }
+    let labels = files.labels.display().to_string();
+    let inputs = local_inputs(
+        [files.teacher.as_str(), &labels]
+            .into_iter()
+            .chain(files.students.iter().map(|s| s.file.as_str())),
+    );
+    let outputs = outputs(e.output.requests(), &inputs)?;
+    let device = e.device.device.resolve()?;
+    let opts = SavedOptions {
+        task,
+        data: labels,
+        teacher: files.teacher,
+        students: files.students,
+        setup: Setup {
+            data: None,
+            labels: Some(files.labels),
+            load: Default::default(),
+            pass: Default::default(),
+            metrics: e.metrics.config()?,
+            extras: e.extras.extras(),
+            lm: Default::default(),
+        },
+        gates: e.gates.gates(),
+        options: files.options,
+    };
+    if command == "track" {
+        let tracked = track_saved(&opts, &device)?;
+        let failures = gate_failures(tracked.gate.as_ref());
+        finish(cli, &tracked, &outputs, &failures, true)
+    } else {
+        let comparison = compare_saved(&opts, &device)?;
+        let failures = gate_failures(comparison.gate.as_ref());
+        finish(cli, &comparison, &outputs, &failures, true)
+    }
+}
+
 fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
     let e = &args.eval;
+    if let Some(task) = args.saved.task {
+        let students = !args.student.is_empty();
+        return run_saved(
+            cli,
+            "compare",
+            task,
+            &args.teacher,
+            &args.saved,
+            e,
+            students,
+        );
+    }
+    args.saved.refuse_without_task()?;
     let students = checkpoints::expand(&args.student)?;
     let data = e.data.require()?;
     let inputs = local_inputs(
@@ -170,6 +247,11 @@ fn run_compare(cli: &Cli, args: &CompareArgs) -> Result<ExitCode> {
 
 fn run_track(cli: &Cli, args: &TrackArgs) -> Result<ExitCode> {
     let e = &args.eval;
+    if let Some(task) = args.saved.task {
+        let folders = !args.checkpoints.is_empty();
+        return run_saved(cli, "track", task, &args.teacher, &args.saved, e, folders);
+    }
+    args.saved.refuse_without_task()?;
     let data = e.data.require()?;
     let folders = checkpoints::expand(&args.checkpoints)?;
     let inputs = local_inputs(

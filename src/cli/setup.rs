@@ -17,9 +17,11 @@ use distill_eval_runner::family::generation::GenerationOptions;
 use distill_eval_runner::family::ranking::RankingOptions;
 use distill_eval_runner::family::{Task, TaskOptions};
 
+use distill_eval_runner::commands::saved::SavedStudent;
+
 use super::args::{
     Cli, DataArgs, EvalArgs, ExtraArgs, GateArgs, LmArgs, LoadArgs, MetricArgs, OutputArgs,
-    ScoreArgs, TeacherArgs,
+    SavedArgs, ScoreArgs, TeacherArgs,
 };
 
 /// A model spelled on the command line: a folder or a hub id.
@@ -356,11 +358,11 @@ impl ScoreArgs {
         let task = self.task;
         if task != Task::Classification {
             // These shape the classification report only; the other families have no
-            // softmax, calibration bins or bootstrap (yet), so a value would be ignored.
+            // softmax or calibration bins, so a value would be ignored. (`--bootstrap` and
+            // `--seed` resample each family's units.)
             let ignored = [
                 ("--temperature", self.metrics.temperature != 1.0),
                 ("--bins", self.metrics.bins != 10),
-                ("--bootstrap", self.extras.bootstrap.is_some_and(|n| n > 0)),
                 ("--calibrate", self.extras.calibrate),
             ];
             if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
@@ -431,6 +433,210 @@ impl ScoreArgs {
         Ok(ScoreInputs {
             teacher,
             student,
+            labels,
+            options,
+        })
+    }
+}
+
+/// What a saved-outputs `compare` or `track` reads: the teacher's file, the students and the
+/// labels file (targets, records or ground truth), with the family's options.
+pub(crate) struct SavedInputs {
+    /// The teacher's outputs.
+    pub(crate) teacher: String,
+    /// The students, named by file or field.
+    pub(crate) students: Vec<SavedStudent>,
+    /// The targets, records or ground truth.
+    pub(crate) labels: PathBuf,
+    /// Field names and settings.
+    pub(crate) options: TaskOptions,
+}
+
+impl SavedArgs {
+    /// Without `--task` none of the saved-output flags applies.
+    pub(crate) fn refuse_without_task(&self) -> Result<()> {
+        let given = [
+            ("--student-logits", !self.student_logits.is_empty()),
+            ("--labels", self.labels.is_some()),
+            ("--query-field", self.query_field.is_some()),
+            ("--relevance-field", self.relevance_field.is_some()),
+            ("--teacher-field", self.teacher_field.is_some()),
+            ("--student-field", !self.student_field.is_empty()),
+            ("--k", !self.k.is_empty()),
+            ("--reference-field", self.reference_field.is_some()),
+            ("--allow-empty-hypotheses", self.allow_empty_hypotheses),
+            ("--ground-truth", self.ground_truth.is_some()),
+            ("--teacher-detections", self.teacher_detections.is_some()),
+            ("--student-detections", !self.student_detections.is_empty()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            anyhow::bail!(
+                "{flag} reads saved outputs of a task family\nhint: add --task regression, \
+                 ranking, generation or detection"
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks that exactly the flags of the family were given (`command` names the command in
+    /// messages), and gathers its inputs; `data` is `--data`, `teacher` the teacher flags.
+    pub(crate) fn inputs(
+        &self,
+        command: &str,
+        task: Task,
+        teacher: &TeacherArgs,
+        data: Option<&str>,
+        checkpoints: bool,
+    ) -> Result<SavedInputs> {
+        let given: Vec<(&str, bool)> = vec![
+            ("--teacher", teacher.teacher.is_some()),
+            ("--teacher-labels", teacher.teacher_labels.is_some()),
+            (
+                if command == "track" {
+                    "--checkpoints"
+                } else {
+                    "--student"
+                },
+                checkpoints,
+            ),
+            ("--teacher-logits", teacher.teacher_logits.is_some()),
+            ("--student-logits", !self.student_logits.is_empty()),
+            ("--labels", self.labels.is_some()),
+            ("--data", data.is_some()),
+            ("--query-field", self.query_field.is_some()),
+            ("--relevance-field", self.relevance_field.is_some()),
+            ("--teacher-field", self.teacher_field.is_some()),
+            ("--student-field", !self.student_field.is_empty()),
+            ("--k", !self.k.is_empty()),
+            ("--reference-field", self.reference_field.is_some()),
+            ("--allow-empty-hypotheses", self.allow_empty_hypotheses),
+            ("--ground-truth", self.ground_truth.is_some()),
+            ("--teacher-detections", self.teacher_detections.is_some()),
+            ("--student-detections", !self.student_detections.is_empty()),
+        ];
+        let (required, optional, example): (&[&str], &[&str], &str) = match task {
+            Task::Classification | Task::CausalLm => anyhow::bail!(
+                "{command} --task {task}: --task reads saved outputs of regression, ranking, \
+                 generation or detection\nhint: for classifiers and causal LMs pass \
+                 --teacher and --student checkpoints (or --teacher-logits), without --task"
+            ),
+            Task::Regression => (
+                &["--teacher-logits", "--student-logits", "--labels"],
+                &[],
+                "--teacher-logits T.npy --student-logits S1.npy --student-logits S2.npy \
+                 --labels Y.npy",
+            ),
+            Task::Ranking => (
+                &["--data", "--student-field"],
+                &[
+                    "--query-field",
+                    "--relevance-field",
+                    "--teacher-field",
+                    "--k",
+                ],
+                "--data rows.jsonl --student-field student_a --student-field student_b",
+            ),
+            Task::Generation => (
+                &["--data", "--student-field"],
+                &[
+                    "--reference-field",
+                    "--teacher-field",
+                    "--allow-empty-hypotheses",
+                ],
+                "--data rows.jsonl --student-field student_a --student-field student_b",
+            ),
+            Task::Detection => (
+                &[
+                    "--ground-truth",
+                    "--teacher-detections",
+                    "--student-detections",
+                ],
+                &[],
+                "--ground-truth gt.json --teacher-detections t.json --student-detections s1.json \
+                 --student-detections s2.json",
+            ),
+        };
+        if let Some((flag, _)) = given
+            .iter()
+            .find(|(f, on)| *on && !required.contains(f) && !optional.contains(f))
+        {
+            anyhow::bail!(
+                "{flag} does not apply to {command} --task {task}\nhint: {command} --task {task} \
+                 reads {example}"
+            );
+        }
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|f| !given.iter().any(|(g, on)| g == f && *on))
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "{command} --task {task} needs {}\nhint: pass {example}",
+                missing.join(", ")
+            );
+        }
+        let or = |v: &Option<String>, default: String| v.clone().unwrap_or(default);
+        let ranking = RankingOptions::default();
+        let generation = GenerationOptions::default();
+        let options = TaskOptions {
+            ranking: RankingOptions {
+                query_field: or(&self.query_field, ranking.query_field),
+                relevance_field: or(&self.relevance_field, ranking.relevance_field),
+                teacher_field: or(&self.teacher_field, ranking.teacher_field),
+                student_field: ranking.student_field,
+                cutoffs: self.k.clone(),
+            },
+            generation: GenerationOptions {
+                reference_field: or(&self.reference_field, generation.reference_field),
+                teacher_field: or(&self.teacher_field, generation.teacher_field),
+                student_field: generation.student_field,
+                allow_empty: self.allow_empty_hypotheses,
+            },
+        };
+        let file = |name: String| SavedStudent {
+            file: name.clone(),
+            name,
+            field: None,
+        };
+        // Every `unwrap_or_default` below is of a flag checked as required above.
+        let (teacher, students, labels) = match task {
+            Task::Classification | Task::CausalLm => {
+                anyhow::bail!("{command} --task {task} reads no saved outputs")
+            }
+            Task::Regression => (
+                teacher.teacher_logits.clone().unwrap_or_default(),
+                self.student_logits.iter().cloned().map(file).collect(),
+                self.labels.clone().unwrap_or_default(),
+            ),
+            Task::Ranking | Task::Generation => {
+                let data = data.unwrap_or_default().to_owned();
+                let students = self
+                    .student_field
+                    .iter()
+                    .map(|f| SavedStudent {
+                        name: f.clone(),
+                        file: data.clone(),
+                        field: Some(f.clone()),
+                    })
+                    .collect();
+                (data.clone(), students, PathBuf::from(data))
+            }
+            Task::Detection => (
+                self.teacher_detections
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                self.student_detections
+                    .iter()
+                    .map(|p| file(p.display().to_string()))
+                    .collect(),
+                self.ground_truth.clone().unwrap_or_default(),
+            ),
+        };
+        Ok(SavedInputs {
+            teacher,
+            students,
             labels,
             options,
         })

@@ -9,6 +9,7 @@ mod html;
 mod lm;
 mod regression;
 mod report;
+mod saved;
 mod score;
 mod snapshots;
 mod tasks;

@@ -135,6 +135,21 @@ fn figures(t: &Side, s: &Side, kl: &[f64], weights: &[u32], bins: usize) -> Figu
     (ta, sa, kl_mean, se - te)
 }
 
+/// The multiplicities of resample `i` of `n` units: `n` draws with replacement from a
+/// generator seeded by splitmix64 of `(seed, i)`, so every resample has its own reproducible
+/// stream whatever the number of threads.
+pub fn resample_weights(seed: u64, i: usize, n: usize) -> Vec<u32> {
+    let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let mut rng = StdRng::seed_from_u64(z ^ (z >> 31));
+    let mut weights = vec![0u32; n];
+    for _ in 0..n {
+        weights[rng.random_range(0..n)] += 1;
+    }
+    weights
+}
+
 fn interval(estimate: f64, mut values: Vec<f64>, level: f64) -> Interval {
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
@@ -186,16 +201,13 @@ pub fn bootstrap(
     let draws: Vec<Figures> = (0..cfg.resamples)
         .into_par_iter()
         .map(|i| {
-            // splitmix64 of (seed, i): independent, reproducible streams per resample.
-            let mut z = cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let mut rng = StdRng::seed_from_u64(z ^ (z >> 31));
-            let mut weights = vec![0u32; n];
-            for _ in 0..n {
-                weights[rng.random_range(0..n)] += 1;
-            }
-            figures(&t, &s, &examples.kl, &weights, bins)
+            figures(
+                &t,
+                &s,
+                &examples.kl,
+                &resample_weights(cfg.seed, i, n),
+                bins,
+            )
         })
         .collect();
     let col = |f: fn(&Figures) -> f64| draws.iter().map(f).collect::<Vec<f64>>();
@@ -254,6 +266,169 @@ pub fn bootstrap(
         kl_divergence,
         ece_gap,
         borderline,
+    })
+}
+
+/// Bootstrap intervals of a family judged by the retention of one figure (R², NDCG@10, BLEU,
+/// mAP): each model's figure, and the student's retention of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionBootstrap {
+    /// Resamples drawn.
+    pub resamples: usize,
+    /// Seed used.
+    pub seed: u64,
+    /// Coverage of the intervals.
+    pub level: f64,
+    /// What was resampled: `examples`, `queries`, `segments` or `images`.
+    pub unit: &'static str,
+    /// How many of them the data has.
+    pub units: usize,
+    /// The retained figure's name (`r2`, `ndcg@10`, `bleu`, `map`).
+    pub figure: &'static str,
+    /// The teacher's figure; `None` when it is undefined on the data.
+    pub teacher: Option<Interval>,
+    /// The student's figure; `None` when it is undefined on the data.
+    pub student: Option<Interval>,
+    /// Student / teacher; `None` when the teacher's figure is not positive on the data or on
+    /// half of the resamples or more.
+    pub retention: Option<Interval>,
+    /// One sentence per verdict threshold the retention interval straddles.
+    pub borderline: Vec<String>,
+    /// Intervals of further figures on the same resamples (generation's chrF).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<FigureIntervals>,
+}
+
+/// Both models' intervals of one figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct FigureIntervals {
+    /// The figure's name.
+    pub figure: &'static str,
+    /// The teacher's; `None` when undefined on the data.
+    pub teacher: Option<Interval>,
+    /// The student's; `None` when undefined on the data.
+    pub student: Option<Interval>,
+}
+
+/// What a [`retention_bootstrap`] resamples and how it recomputes the figure.
+pub struct RetentionResample<'a> {
+    /// What a unit is (`examples`, `queries`, `segments`, `images`).
+    pub unit: &'static str,
+    /// Number of units.
+    pub units: usize,
+    /// The figure's name.
+    pub figure: &'static str,
+    /// `(teacher, student)` figures under unit multiplicities (all ones for the full data);
+    /// NaN where a figure is undefined.
+    pub figures: &'a (dyn Fn(&[u32]) -> (f64, f64) + Sync),
+}
+
+/// A (teacher, student) pair of one figure.
+type Pair = (f64, f64);
+
+/// Both models' figures on the full data and on each resample.
+fn draw(r: &RetentionResample<'_>, cfg: &BootstrapConfig) -> Result<(Pair, Vec<Pair>)> {
+    if r.units == 0 {
+        return Err(Error::Empty);
+    }
+    if cfg.resamples == 0 || !(cfg.level > 0.0 && cfg.level < 1.0) {
+        return Err(Error::InvalidConfig {
+            name: "the bootstrap",
+            expected: "at least 1 resample and a level strictly between 0 and 1",
+            value: format!("{} resamples at level {}", cfg.resamples, cfg.level),
+            hint: "use e.g. 1000 resamples at level 0.95, or turn the bootstrap off",
+        });
+    }
+    let full = (r.figures)(&vec![1; r.units]);
+    let draws = (0..cfg.resamples)
+        .into_par_iter()
+        .map(|i| (r.figures)(&resample_weights(cfg.seed, i, r.units)))
+        .collect();
+    Ok((full, draws))
+}
+
+/// The percentile intervals of both models' defined resampled values.
+fn sides(
+    figure: &'static str,
+    full: (f64, f64),
+    draws: &[(f64, f64)],
+    level: f64,
+) -> FigureIntervals {
+    let defined = |estimate: f64, values: Vec<f64>| {
+        let values: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
+        (!estimate.is_nan() && !values.is_empty()).then(|| interval(estimate, values, level))
+    };
+    FigureIntervals {
+        figure,
+        teacher: defined(full.0, draws.iter().map(|d| d.0).collect()),
+        student: defined(full.1, draws.iter().map(|d| d.1).collect()),
+    }
+}
+
+/// Both models' intervals of a further figure, on the same resamples as a
+/// [`retention_bootstrap`] with the same units and configuration.
+pub fn figure_intervals(
+    r: &RetentionResample<'_>,
+    cfg: &BootstrapConfig,
+) -> Result<FigureIntervals> {
+    let (full, draws) = draw(r, cfg)?;
+    Ok(sides(r.figure, full, &draws, cfg.level))
+}
+
+/// Paired bootstrap of a retention-judged family: each resample draws `units` units with
+/// replacement (the same draws for both models, as [`resample_weights`]), recomputes both
+/// models' figures from the multiplicities, and each interval is the percentile interval of
+/// the defined resampled values. The retention of a resample is `student / teacher` where the
+/// teacher's figure is positive (the families' convention).
+pub fn retention_bootstrap(
+    r: &RetentionResample<'_>,
+    thresholds: &Thresholds,
+    cfg: &BootstrapConfig,
+) -> Result<RetentionBootstrap> {
+    let (full, draws) = draw(r, cfg)?;
+    let FigureIntervals {
+        teacher, student, ..
+    } = sides(r.figure, full, &draws, cfg.level);
+    let ratios: Vec<f64> = draws
+        .iter()
+        .filter(|d| d.0 > 0.0 && !d.1.is_nan())
+        .map(|d| d.1 / d.0)
+        .collect();
+    let retention = (full.0 > 0.0 && !full.1.is_nan() && ratios.len() * 2 > cfg.resamples)
+        .then(|| interval(full.1 / full.0, ratios, cfg.level));
+    let mut borderline = Vec::new();
+    if let Some(i) = &retention {
+        let crossed = [
+            ("EXCELLENT", thresholds.excellent_retention),
+            ("GOOD", thresholds.good_retention),
+            ("ACCEPTABLE", thresholds.acceptable_retention),
+        ]
+        .into_iter()
+        .filter(|&(_, t)| i.straddles(t))
+        .collect::<Vec<_>>();
+        if let Some(which) = thresholds_phrase(&crossed) {
+            borderline.push(format!(
+                "{} retention {}% interval [{:.3}, {:.3}] straddles {which}: the verdict could \
+                 change with other test data",
+                r.figure,
+                (cfg.level * 100.0).round(),
+                i.lower,
+                i.upper
+            ));
+        }
+    }
+    Ok(RetentionBootstrap {
+        resamples: cfg.resamples,
+        seed: cfg.seed,
+        level: cfg.level,
+        unit: r.unit,
+        units: r.units,
+        figure: r.figure,
+        teacher,
+        student,
+        retention,
+        borderline,
+        also: Vec::new(),
     })
 }
 
@@ -397,6 +572,93 @@ mod tests {
             thresholds_phrase(&[("EXCELLENT", 0.95), ("GOOD", 0.92), ("ACCEPTABLE", 0.9)]).unwrap(),
             "the EXCELLENT (0.95), GOOD (0.92), and ACCEPTABLE (0.9) thresholds"
         );
+    }
+
+    /// Mean of `values` under the multiplicities `w`.
+    fn weighted_mean(values: &[f64], w: &[u32]) -> f64 {
+        let n: f64 = w.iter().map(|&w| f64::from(w)).sum();
+        values
+            .iter()
+            .zip(w)
+            .map(|(v, &w)| v * f64::from(w))
+            .sum::<f64>()
+            / n
+    }
+
+    #[test]
+    fn retention_intervals_recompute_the_figures_on_each_resample() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let t: Vec<f64> = (0..300).map(|_| rng.random_range(0.6..1.0)).collect();
+        let s: Vec<f64> = t.iter().map(|v| v - rng.random_range(0.0..0.1)).collect();
+        let f = |w: &[u32]| (weighted_mean(&t, w), weighted_mean(&s, w));
+        let r = RetentionResample {
+            unit: "queries",
+            units: t.len(),
+            figure: "ndcg@10",
+            figures: &f,
+        };
+        let b = retention_bootstrap(&r, &Thresholds::default(), &cfg(3)).unwrap();
+        let (tm, sm) = f(&vec![1; 300]);
+        let (ti, si, ri) = (b.teacher.unwrap(), b.student.unwrap(), b.retention.unwrap());
+        assert!((ti.estimate - tm).abs() < 1e-12 && (ri.estimate - sm / tm).abs() < 1e-12);
+        for i in [ti, si, ri] {
+            assert!(i.lower < i.estimate && i.estimate < i.upper, "{i:?}");
+        }
+        // Independently: the same resamples drawn here, their ratios sorted, NumPy's linear
+        // percentile at 2.5% and 97.5%.
+        let mut ratios: Vec<f64> = (0..400)
+            .map(|i| {
+                let w = resample_weights(3, i, 300);
+                weighted_mean(&s, &w) / weighted_mean(&t, &w)
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let h = 399.0 * q;
+            let lo = h.floor() as usize;
+            ratios[lo] + (ratios[lo + 1] - ratios[lo]) * (h - lo as f64)
+        };
+        assert!((ri.lower - at(0.025)).abs() < 1e-12, "{ri:?}");
+        assert!((ri.upper - at(0.975)).abs() < 1e-12, "{ri:?}");
+    }
+
+    #[test]
+    fn retention_borderline_and_undefined_figures() {
+        // Student / teacher hovers around 0.95: the EXCELLENT threshold is straddled.
+        let t = vec![1.0; 200];
+        let s: Vec<f64> = (0..200)
+            .map(|i| if i % 2 == 0 { 0.9 } else { 1.0 })
+            .collect();
+        let f = |w: &[u32]| (weighted_mean(&t, w), weighted_mean(&s, w));
+        let r = RetentionResample {
+            unit: "examples",
+            units: 200,
+            figure: "r2",
+            figures: &f,
+        };
+        let b = retention_bootstrap(&r, &Thresholds::default(), &cfg(1)).unwrap();
+        assert_eq!(b.borderline.len(), 1, "{:?}", b.borderline);
+        assert!(
+            b.borderline[0].starts_with("r2 retention 95% interval ["),
+            "{}",
+            b.borderline[0]
+        );
+        assert!(b.borderline[0].contains("EXCELLENT threshold 0.95"));
+        // A teacher at 0: no retention interval, and no borderline sentence.
+        let zero = |w: &[u32]| (0.0, weighted_mean(&s, w));
+        let r = RetentionResample {
+            figures: &zero,
+            ..r
+        };
+        let b = retention_bootstrap(&r, &Thresholds::default(), &cfg(1)).unwrap();
+        assert!(b.retention.is_none() && b.borderline.is_empty());
+        assert!(b.teacher.is_some());
+        let nan = |_: &[u32]| (f64::NAN, 1.0);
+        let r = RetentionResample { figures: &nan, ..r };
+        let b = retention_bootstrap(&r, &Thresholds::default(), &cfg(1)).unwrap();
+        assert!(b.teacher.is_none() && b.student.is_some() && b.retention.is_none());
+        let r = RetentionResample { units: 0, ..r };
+        assert!(retention_bootstrap(&r, &Thresholds::default(), &cfg(1)).is_err());
     }
 
     #[test]

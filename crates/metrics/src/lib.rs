@@ -42,7 +42,10 @@ pub mod tokens;
 mod verdict;
 
 pub use accumulator::{Accumulator, TENSOR_PATH_ENV};
-pub use bootstrap::{bootstrap, Bootstrap, BootstrapConfig, Interval};
+pub use bootstrap::{
+    bootstrap, figure_intervals, retention_bootstrap, Bootstrap, BootstrapConfig, FigureIntervals,
+    Interval, RetentionBootstrap, RetentionResample,
+};
 pub use calibration::CalibrationBin;
 pub use classification::ClassMetrics;
 pub use error::{Error, Result, Side};

@@ -664,6 +664,19 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// Saved outputs of several students that `compare` or `track` cannot take.
+    #[error("{command} --task {task}: {message}\nhint: {hint}")]
+    SavedStudents {
+        /// `compare` or `track`.
+        command: &'static str,
+        /// The family.
+        task: &'static str,
+        /// What is wrong.
+        message: String,
+        /// What to pass instead.
+        hint: &'static str,
+    },
+
     /// No student to evaluate.
     #[error("no student given\nhint: pass --student (or --checkpoints) at least once")]
     NoStudents,

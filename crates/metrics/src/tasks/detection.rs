@@ -40,7 +40,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::retention;
-use crate::{Error, Result, Side};
+use crate::bootstrap::{
+    retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
+use crate::{Error, Result, Side, Thresholds};
 
 /// Number of IoU thresholds.
 const T: usize = 10;
@@ -488,17 +491,28 @@ struct Curve {
     recall: [f64; T],
 }
 
-fn accumulate(evals: &[&ImageEval], max_det: usize, rec_thresholds: &[f64; R]) -> Option<Curve> {
+///
+/// Each image comes with a weight, its multiplicity in a bootstrap resample (1 otherwise): an
+/// image drawn `w` times counts `w` times in the true and false positives and the ground truth,
+/// which gives the curve of the `w` copies pooled (copies are adjacent among equal scores).
+fn accumulate(
+    evals: &[(&ImageEval, f64)],
+    max_det: usize,
+    rec_thresholds: &[f64; R],
+) -> Option<Curve> {
     if evals.is_empty() {
         return None;
     }
-    let kept: usize = evals.iter().map(|e| e.kept).sum();
-    if kept == 0 {
+    let kept: f64 = evals.iter().map(|(e, w)| w * e.kept as f64).sum();
+    if kept == 0.0 {
         return None;
     }
     // (score, image position, detection position): pooled, then a stable sort by score.
     let mut pool: Vec<(f64, usize, usize)> = Vec::new();
-    for (e, eval) in evals.iter().enumerate() {
+    for (e, (eval, w)) in evals.iter().enumerate() {
+        if *w == 0.0 {
+            continue;
+        }
         for d in 0..eval.scores.len().min(max_det) {
             pool.push((eval.scores[d], e, d));
         }
@@ -512,14 +526,15 @@ fn accumulate(evals: &[&ImageEval], max_det: usize, rec_thresholds: &[f64; R]) -
         let mut rc = Vec::with_capacity(pool.len());
         let mut pr = Vec::with_capacity(pool.len());
         for &(_, e, d) in &pool {
-            if !evals[e].ignored[d][t] {
-                if evals[e].matched[d][t] {
-                    tp += 1.0;
+            let (eval, w) = evals[e];
+            if !eval.ignored[d][t] {
+                if eval.matched[d][t] {
+                    tp += w;
                 } else {
-                    fp += 1.0;
+                    fp += w;
                 }
             }
-            rc.push(tp / kept as f64);
+            rc.push(tp / kept);
             pr.push(tp / (fp + tp + f64::EPSILON));
         }
         *final_recall = rc.last().copied().unwrap_or(0.0);
@@ -551,11 +566,13 @@ fn mean_defined(values: impl Iterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| sum / n as f64)
 }
 
-fn evaluate(
+/// `grouped[k][i]`: the detections of category k in image i, input order; unknown images or
+/// categories, bad boxes and non-finite scores are errors naming the detection.
+fn group<'d>(
     index: &Index<'_>,
-    dets: &[CocoDetection],
+    dets: &'d [CocoDetection],
     labels: &Labels,
-) -> Result<DetectionMetrics> {
+) -> Result<Vec<Vec<Vec<&'d CocoDetection>>>> {
     let (nk, ni) = (index.categories.len(), index.images.len());
     let mut grouped: Vec<Vec<Vec<&CocoDetection>>> = (0..nk)
         .map(|_| (0..ni).map(|_| Vec::new()).collect())
@@ -584,7 +601,51 @@ fn evaluate(
             })?;
         grouped[k][i].push(d);
     }
+    Ok(grouped)
+}
 
+/// `evaluateImg` of one (image, category) for each area range: the detections sorted by
+/// descending score (stable) and cut to the 100 best; `None` when it has neither ground truth
+/// nor detections.
+fn image_evals(
+    gts: &[GtBox],
+    dts: &[&CocoDetection],
+    ranges: &[(f64, f64)],
+    thresholds: &[f64; T],
+) -> Option<Vec<ImageEval>> {
+    if gts.is_empty() && dts.is_empty() {
+        return None;
+    }
+    let mut dts = dts.to_vec();
+    dts.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    dts.truncate(MAX_DETS[2]);
+    let ious: Vec<Vec<f64>> = dts
+        .iter()
+        .map(|d| {
+            gts.iter()
+                .map(|g| coco_iou(&d.bbox, &g.bbox, g.crowd))
+                .collect()
+        })
+        .collect();
+    Some(
+        ranges
+            .iter()
+            .map(|&range| evaluate_image(gts, &dts, &ious, range, thresholds))
+            .collect(),
+    )
+}
+
+fn evaluate(
+    index: &Index<'_>,
+    dets: &[CocoDetection],
+    labels: &Labels,
+) -> Result<DetectionMetrics> {
+    let (nk, ni) = (index.categories.len(), index.images.len());
+    let grouped = group(index, dets, labels)?;
     let thresholds = iou_thresholds();
     let rec_thresholds = recall_thresholds();
     // curves[k][a][m]
@@ -595,41 +656,28 @@ fn evaluate(
         let mut evals: Vec<Vec<Option<ImageEval>>> = (0..AREA_RANGES.len())
             .map(|_| Vec::with_capacity(ni))
             .collect();
-        for (dts_i, gts) in dets_k.iter().zip(gts_k) {
-            let mut dts = dts_i.clone();
+        for (dts, gts) in dets_k.iter().zip(gts_k) {
             for g in gts {
                 best_iou_sum += dts
                     .iter()
                     .map(|d| plain_iou(&g.bbox, &d.bbox))
                     .fold(0.0, f64::max);
             }
-            if gts.is_empty() && dts.is_empty() {
-                evals.iter_mut().for_each(|e| e.push(None));
-                continue;
-            }
-            dts.sort_by(|a, b| {
-                b.score
-                    .partial_cmp(&a.score)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            dts.truncate(MAX_DETS[2]);
-            let ious: Vec<Vec<f64>> = dts
-                .iter()
-                .map(|d| {
-                    gts.iter()
-                        .map(|g| coco_iou(&d.bbox, &g.bbox, g.crowd))
-                        .collect()
-                })
-                .collect();
-            for (a, &range) in AREA_RANGES.iter().enumerate() {
-                evals[a].push(Some(evaluate_image(gts, &dts, &ious, range, &thresholds)));
+            match image_evals(gts, dts, &AREA_RANGES, &thresholds) {
+                Some(per_range) => {
+                    for (a, e) in per_range.into_iter().enumerate() {
+                        evals[a].push(Some(e));
+                    }
+                }
+                None => evals.iter_mut().for_each(|e| e.push(None)),
             }
         }
         curves.push(
             evals
                 .iter()
                 .map(|per_image| {
-                    let present: Vec<&ImageEval> = per_image.iter().flatten().collect();
+                    let present: Vec<(&ImageEval, f64)> =
+                        per_image.iter().flatten().map(|e| (e, 1.0)).collect();
                     MAX_DETS
                         .iter()
                         .map(|&m| accumulate(&present, m, &rec_thresholds))
@@ -735,6 +783,72 @@ pub fn evaluate_detection(
         teacher: t,
         student: s,
     })
+}
+
+/// Paired bootstrap of the images: each resample draws as many images with replacement
+/// (ascending id order, as pycocotools pools them) and recomputes both models' mAP@[.50:.95]
+/// with every drawn image counted as often as it was drawn, giving intervals of each model's
+/// mAP and of `map_retention`. A category whose drawn images hold no ground truth that counts
+/// is left out of that resample's mean, as pycocotools leaves its -1 out.
+pub fn bootstrap_map(
+    gt: &CocoGroundTruth,
+    teacher: &[CocoDetection],
+    student: &[CocoDetection],
+    thresholds: &Thresholds,
+    cfg: &BootstrapConfig,
+) -> Result<RetentionBootstrap> {
+    let index = Index::new(gt)?;
+    let ious = iou_thresholds();
+    // units[k][i]: evaluateImg over all areas at 100 detections.
+    let units = |dets: &[CocoDetection], side: Side| -> Result<Vec<Vec<Option<ImageEval>>>> {
+        let grouped = group(&index, dets, &labels(side))?;
+        Ok(grouped
+            .iter()
+            .zip(&index.boxes)
+            .map(|(dets_k, gts_k)| {
+                dets_k
+                    .iter()
+                    .zip(gts_k)
+                    .map(|(dts, gts)| {
+                        image_evals(gts, dts, &AREA_RANGES[..1], &ious)
+                            .and_then(|v| v.into_iter().next())
+                    })
+                    .collect()
+            })
+            .collect())
+    };
+    let (t, s) = (
+        units(teacher, Side::Teacher)?,
+        units(student, Side::Student)?,
+    );
+    let rec = recall_thresholds();
+    let map_of = |evals: &[Vec<Option<ImageEval>>], w: &[u32]| {
+        mean_defined(
+            evals
+                .iter()
+                .filter_map(|per_image| {
+                    let present: Vec<(&ImageEval, f64)> = per_image
+                        .iter()
+                        .zip(w)
+                        .filter_map(|(e, &w)| e.as_ref().map(|e| (e, f64::from(w))))
+                        .collect();
+                    accumulate(&present, MAX_DETS[2], &rec)
+                })
+                .flat_map(|c| c.precision.into_iter().flatten()),
+        )
+        .unwrap_or(f64::NAN)
+    };
+    let figures = |w: &[u32]| (map_of(&t, w), map_of(&s, w));
+    retention_bootstrap(
+        &RetentionResample {
+            unit: "images",
+            units: index.images.len(),
+            figure: "map",
+            figures: &figures,
+        },
+        thresholds,
+        cfg,
+    )
 }
 
 #[cfg(test)]
@@ -940,5 +1054,112 @@ mod tests {
             .to_string()
             .starts_with("cannot read the student detections as COCO JSON"));
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn image_bootstrap_matches_cocoeval_on_the_drawn_images() {
+        // Four images with one box each; the teacher finds three, the student two plus a miss.
+        let boxes: [[f64; 4]; 4] = [
+            [0.0, 0.0, 10.0, 10.0],
+            [5.0, 5.0, 20.0, 20.0],
+            [0.0, 0.0, 40.0, 40.0],
+            [10.0, 10.0, 8.0, 8.0],
+        ];
+        let shift = |b: [f64; 4], dx: f64| [b[0] + dx, b[1], b[2], b[3]];
+        let teacher_dets = |ids: &dyn Fn(usize) -> Vec<i64>| -> Vec<CocoDetection> {
+            let mut v = Vec::new();
+            for (i, b) in boxes.iter().enumerate().take(3) {
+                for id in ids(i) {
+                    v.push(det(id, shift(*b, 1.0), 0.9 - 0.1 * i as f64));
+                }
+            }
+            v
+        };
+        let student_dets = |ids: &dyn Fn(usize) -> Vec<i64>| -> Vec<CocoDetection> {
+            let mut v = Vec::new();
+            for (i, b) in boxes.iter().enumerate() {
+                for id in ids(i) {
+                    let dx = if i == 1 { 15.0 } else { 2.0 };
+                    v.push(det(id, shift(*b, dx), 0.85 - 0.1 * i as f64));
+                }
+            }
+            v
+        };
+        let doc = |images: Vec<i64>, annotations: Vec<(i64, [f64; 4])>| CocoGroundTruth {
+            images: images
+                .into_iter()
+                .map(|id| CocoImage {
+                    id,
+                    width: None,
+                    height: None,
+                    file_name: None,
+                })
+                .collect(),
+            annotations: annotations
+                .iter()
+                .enumerate()
+                .map(|(i, &(image_id, bbox))| CocoAnnotation {
+                    id: i as i64 + 1,
+                    image_id,
+                    category_id: 1,
+                    bbox,
+                    area: None,
+                    iscrowd: false,
+                })
+                .collect(),
+            categories: vec![CocoCategory {
+                id: 1,
+                name: "thing".into(),
+            }],
+        };
+        let one = |i: usize| vec![i as i64 + 1];
+        let gt = doc(
+            (1..=4).collect(),
+            (0..4).map(|i| (i as i64 + 1, boxes[i])).collect(),
+        );
+        let (t, s) = (teacher_dets(&one), student_dets(&one));
+        let cfg = BootstrapConfig {
+            resamples: 30,
+            seed: 8,
+            level: 0.95,
+        };
+        let b = bootstrap_map(&gt, &t, &s, &Thresholds::default(), &cfg).unwrap();
+        let e = evaluate_detection(&gt, &t, &s).unwrap();
+        assert_eq!((b.unit, b.units), ("images", 4));
+        let r = b.retention.unwrap();
+        assert!((r.estimate - e.map_retention.unwrap()).abs() < 1e-12);
+        assert!((b.student.unwrap().estimate - e.student.map.unwrap()).abs() < 1e-12);
+        // Independently: each resample written out as a COCO document whose drawn images are
+        // copies with their own ids (copies of an image adjacent, in id order), then COCOeval.
+        let mut maps: Vec<f64> = (0..30)
+            .map(|i| {
+                let w = crate::bootstrap::resample_weights(8, i, 4);
+                let ids = |i: usize| -> Vec<i64> {
+                    (0..w[i] as i64).map(|c| 10 * (i as i64 + 1) + c).collect()
+                };
+                let images: Vec<i64> = (0..4).flat_map(ids).collect();
+                let annotations = (0..4)
+                    .flat_map(|i| ids(i).into_iter().map(move |id| (id, boxes[i])))
+                    .collect();
+                let gt = doc(images, annotations);
+                coco_eval(&gt, &student_dets(&ids))
+                    .unwrap()
+                    .map
+                    .unwrap_or(f64::NAN)
+            })
+            .collect();
+        maps.retain(|m| !m.is_nan());
+        maps.sort_by(f64::total_cmp);
+        let n = maps.len() as f64 - 1.0;
+        let at = |q: f64| {
+            let h = n * q;
+            let lo = h.floor() as usize;
+            let hi = (lo + 1).min(maps.len() - 1);
+            maps[lo] + (maps[hi] - maps[lo]) * (h - lo as f64)
+        };
+        let si = b.student.unwrap();
+        assert!((si.lower - at(0.025)).abs() < 1e-9, "{si:?} {maps:?}");
+        assert!((si.upper - at(0.975)).abs() < 1e-9, "{si:?} {maps:?}");
+        assert!(si.lower < si.upper);
     }
 }

@@ -27,8 +27,11 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::{check_finite, mean, retention};
+use crate::bootstrap::{
+    retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
 use crate::rank::kendall_tau_b;
-use crate::{Error, Result};
+use crate::{Error, Result, Thresholds};
 
 /// NDCG cut-offs always reported.
 pub const DEFAULT_CUTOFFS: [usize; 2] = [5, 10];
@@ -383,6 +386,42 @@ pub fn evaluate_ranking(rows: &[RankingRow<'_>], cfg: &RankingConfig) -> Result<
     })
 }
 
+/// Paired bootstrap of the queries of an evaluation: each resample draws as many queries with
+/// replacement and averages their NDCG@10 (each query's value as in `per_query`), giving
+/// intervals of each model's NDCG@10 and of `ndcg@10_retention`.
+pub fn bootstrap_ndcg10(
+    evaluation: &RankingEvaluation,
+    thresholds: &Thresholds,
+    cfg: &BootstrapConfig,
+) -> Result<RetentionBootstrap> {
+    let at_10 = |s: &QueryScores| s.ndcg.get(10).unwrap_or(f64::NAN);
+    let t: Vec<f64> = evaluation
+        .per_query
+        .iter()
+        .map(|q| at_10(&q.teacher))
+        .collect();
+    let s: Vec<f64> = evaluation
+        .per_query
+        .iter()
+        .map(|q| at_10(&q.student))
+        .collect();
+    let weighted = |v: &[f64], w: &[u32]| {
+        let n: f64 = w.iter().map(|&w| f64::from(w)).sum();
+        v.iter().zip(w).map(|(x, &w)| f64::from(w) * x).sum::<f64>() / n
+    };
+    let figures = |w: &[u32]| (weighted(&t, w), weighted(&s, w));
+    retention_bootstrap(
+        &RetentionResample {
+            unit: "queries",
+            units: t.len(),
+            figure: "ndcg@10",
+            figures: &figures,
+        },
+        thresholds,
+        cfg,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,5 +550,83 @@ mod tests {
             evaluate_ranking(&[row], &zero),
             Err(Error::ZeroCutoff)
         ));
+    }
+
+    #[test]
+    fn query_bootstrap_matches_an_evaluation_of_the_drawn_queries() {
+        // Three queries; the student swaps the top two documents of q2.
+        let names: Vec<String> = (0..3).map(|i| format!("q{i}")).collect();
+        let mut rows = Vec::new();
+        for (q, name) in names.iter().enumerate() {
+            for d in 0..4 {
+                let relevance = f64::from(u8::from(d == q || d == 3));
+                let teacher = 1.0 - 0.1 * d as f64;
+                let student = if q == 2 && d < 2 {
+                    0.5 + 0.1 * d as f64
+                } else {
+                    teacher
+                };
+                rows.push(RankingRow {
+                    query: name,
+                    relevance,
+                    teacher,
+                    student,
+                });
+            }
+        }
+        let cfg = RankingConfig::default();
+        let eval = evaluate_ranking(&rows, &cfg).unwrap();
+        let boot = BootstrapConfig {
+            resamples: 50,
+            seed: 2,
+            level: 0.95,
+        };
+        let b = bootstrap_ndcg10(&eval, &Thresholds::default(), &boot).unwrap();
+        assert_eq!(b.units, 3);
+        let r = b.retention.unwrap();
+        assert!((r.estimate - eval.ndcg_at_10_retention.unwrap()).abs() < 1e-12);
+        assert!(r.lower <= r.estimate && r.estimate <= r.upper, "{r:?}");
+        // Independently: each resample's queries written out as distinct queries and
+        // evaluated from rows, the retentions sorted, NumPy's linear percentiles.
+        let copies: Vec<String> = (0..3).map(|i| format!("copy{i}")).collect();
+        let mut ratios: Vec<f64> = (0..50)
+            .map(|i| {
+                let w = crate::bootstrap::resample_weights(2, i, 3);
+                let mut drawn = Vec::new();
+                let mut next = 0;
+                for (q, &k) in w.iter().enumerate() {
+                    for _ in 0..k {
+                        for row in rows.iter().filter(|r| r.query == names[q]) {
+                            drawn.push(RankingRow {
+                                query: &copies[next],
+                                ..*row
+                            });
+                        }
+                        next += 1;
+                    }
+                }
+                let e = evaluate_ranking(&drawn, &cfg).unwrap();
+                e.student.ndcg.0[&10] / e.teacher.ndcg.0[&10]
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let h = 49.0 * q;
+            let lo = h.floor() as usize;
+            ratios[lo] + (ratios[lo + 1] - ratios[lo]) * (h - lo as f64)
+        };
+        assert!((r.lower - at(0.025)).abs() < 1e-9, "{r:?} {ratios:?}");
+        assert!((r.upper - at(0.975)).abs() < 1e-9, "{r:?} {ratios:?}");
+        // A teacher with no relevant document anywhere has no retention to bootstrap.
+        let flat: Vec<RankingRow<'_>> = rows
+            .iter()
+            .map(|r| RankingRow {
+                relevance: 0.0,
+                ..*r
+            })
+            .collect();
+        let eval = evaluate_ranking(&flat, &cfg).unwrap();
+        let b = bootstrap_ndcg10(&eval, &Thresholds::default(), &boot).unwrap();
+        assert!(b.retention.is_none());
     }
 }

@@ -13,8 +13,11 @@
 use serde::Serialize;
 
 use super::{check_finite, check_parallel, retention};
+use crate::bootstrap::{
+    retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
 use crate::rank::{pearson, spearman};
-use crate::{Error, Result};
+use crate::{Error, Result, Thresholds};
 
 /// How many of the largest teacher-student gaps to report.
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +105,67 @@ pub fn r2_score(targets: &[f64], predictions: &[f64]) -> f64 {
         (false, true) => 0.0,
         (false, false) => 1.0 - ss_res / ss_tot,
     }
+}
+
+/// [`r2_score`] of the sample in which example `i` appears `weights[i]` times
+/// (`sklearn.metrics.r2_score` with integer `sample_weight`, and the same conventions for
+/// constant targets and fewer than two examples).
+pub fn weighted_r2(targets: &[f64], predictions: &[f64], weights: &[u32]) -> f64 {
+    let n: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+    if n < 2.0 {
+        return f64::NAN;
+    }
+    let mean = targets
+        .iter()
+        .zip(weights)
+        .map(|(&y, &w)| f64::from(w) * y)
+        .sum::<f64>()
+        / n;
+    let (mut ss_res, mut ss_tot) = (0.0, 0.0);
+    for ((&y, &p), &w) in targets.iter().zip(predictions).zip(weights) {
+        let w = f64::from(w);
+        ss_res += w * (y - p) * (y - p);
+        ss_tot += w * (y - mean) * (y - mean);
+    }
+    match (ss_res == 0.0, ss_tot == 0.0) {
+        (true, _) => 1.0,
+        (false, true) => 0.0,
+        (false, false) => 1.0 - ss_res / ss_tot,
+    }
+}
+
+/// Paired bootstrap of the examples: intervals of each model's R² and of `r2_retention`, and
+/// whether the retention interval straddles a verdict threshold.
+pub fn bootstrap_r2(
+    targets: &[f64],
+    teacher: &[f64],
+    student: &[f64],
+    thresholds: &Thresholds,
+    cfg: &BootstrapConfig,
+) -> Result<RetentionBootstrap> {
+    validate(
+        targets,
+        &[
+            (teacher, "teacher predictions", "teacher prediction"),
+            (student, "student predictions", "student prediction"),
+        ],
+    )?;
+    let figures = |w: &[u32]| {
+        (
+            weighted_r2(targets, teacher, w),
+            weighted_r2(targets, student, w),
+        )
+    };
+    retention_bootstrap(
+        &RetentionResample {
+            unit: "examples",
+            units: targets.len(),
+            figure: "r2",
+            figures: &figures,
+        },
+        thresholds,
+        cfg,
+    )
 }
 
 /// One model's [`RegressionMetrics`] against the targets.
@@ -255,6 +319,64 @@ mod tests {
         assert_eq!(e.r2_retention, None);
         // s centred: -1.4 -1.4 .6 .6 1.6; r = -8 / sqrt(10 * 7.2)
         assert_eq!(r4(e.teacher_student_pearson), -0.9428);
+    }
+
+    #[test]
+    fn weighted_r2_is_the_r2_of_the_repeated_sample() {
+        let y = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let p = [0.5, 1.0, 2.5, 2.0, 4.0];
+        let w = [2, 0, 1, 3, 1];
+        let repeated: (Vec<f64>, Vec<f64>) = w
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &k)| std::iter::repeat_n((y[i], p[i]), k as usize))
+            .unzip();
+        let direct = r2_score(&repeated.0, &repeated.1);
+        assert!((weighted_r2(&y, &p, &w) - direct).abs() < 1e-12);
+        assert_eq!(weighted_r2(&y, &p, &[1; 5]), r2_score(&y, &p));
+        // One example drawn every time: constant targets, scikit-learn's finite convention.
+        assert_eq!(weighted_r2(&y, &p, &[0, 5, 0, 0, 0]), 1.0);
+        assert_eq!(weighted_r2(&y, &p, &[5, 0, 0, 0, 0]), 0.0);
+        assert!(weighted_r2(&y, &p, &[0, 1, 0, 0, 0]).is_nan());
+    }
+
+    /// `n` targets with a teacher close to them and a student a little further.
+    fn noisy(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let y: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..10.0)).collect();
+        let t = y.iter().map(|v| v + rng.random_range(-1.0..1.0)).collect();
+        let s = y.iter().map(|v| v + rng.random_range(-1.5..1.5)).collect();
+        (y, t, s)
+    }
+
+    #[test]
+    fn r2_bootstrap_is_seeded_contains_the_estimate_and_narrows() {
+        let cfg = |seed| BootstrapConfig {
+            resamples: 300,
+            seed,
+            level: 0.95,
+        };
+        let th = Thresholds::default();
+        let (y, t, s) = noisy(200, 1);
+        let e = evaluate_regression(&y, &t, &s, &RegressionConfig::default()).unwrap();
+        let a = bootstrap_r2(&y, &t, &s, &th, &cfg(4)).unwrap();
+        let b = bootstrap_r2(&y, &t, &s, &th, &cfg(4)).unwrap();
+        let c = bootstrap_r2(&y, &t, &s, &th, &cfg(5)).unwrap();
+        let r = a.retention.unwrap();
+        assert_eq!(r.lower.to_bits(), b.retention.unwrap().lower.to_bits());
+        assert_ne!(r.lower.to_bits(), c.retention.unwrap().lower.to_bits());
+        assert!((r.estimate - e.r2_retention.unwrap()).abs() < 1e-12);
+        let st = a.student.unwrap();
+        assert!((st.estimate - e.student.r2).abs() < 1e-12);
+        for i in [a.teacher.unwrap(), st, r] {
+            assert!(i.lower < i.estimate && i.estimate < i.upper, "{i:?}");
+        }
+        let (y, t, s) = noisy(20_000, 1);
+        let large = bootstrap_r2(&y, &t, &s, &th, &cfg(4)).unwrap();
+        let w = |i: crate::Interval| i.upper - i.lower;
+        assert!(w(large.retention.unwrap()) * 4.0 < w(r));
+        assert!(w(large.student.unwrap()) * 4.0 < w(st));
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod bench;
 pub mod compare;
 pub mod logits;
 pub mod report;
+pub mod saved;
 pub mod score;
 pub mod track;

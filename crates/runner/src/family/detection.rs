@@ -13,10 +13,10 @@
 use std::path::Path;
 
 use distill_eval_metrics::tasks::detection::{
-    parse_detections, CocoDetection, CocoGroundTruth, DetectionMetrics,
+    bootstrap_map, parse_detections, CocoDetection, CocoGroundTruth, DetectionMetrics,
 };
 use distill_eval_metrics::tasks::{evaluate_detection, DetectionEvaluation};
-use distill_eval_metrics::{Error as MetricsError, Side, Thresholds, Verdict};
+use distill_eval_metrics::{Error as MetricsError, RetentionBootstrap, Side, Thresholds, Verdict};
 use serde::Serialize;
 
 use super::{saved_file, TaskOptions};
@@ -134,6 +134,19 @@ impl Family for Detection {
                 },
             )?;
         let thresholds = session.setup.metrics.thresholds.clone();
+        // The detections were checked by the evaluation above.
+        let bootstrap =
+            super::bootstrap_config(&session.setup.extras, teacher.ground_truth.images.len())
+                .map(|cfg| {
+                    bootstrap_map(
+                        &teacher.ground_truth,
+                        &teacher.detections,
+                        &detections,
+                        &thresholds,
+                        &cfg,
+                    )
+                })
+                .transpose()?;
         let findings = DetectionFindings {
             task: "detection",
             files: DetectionFiles {
@@ -144,6 +157,7 @@ impl Family for Detection {
             verdict: sides::decide(evaluation.map_retention, &thresholds),
             evaluation,
             thresholds,
+            bootstrap,
         };
         Ok(ReportBuilder::new(Box::new(findings)).build(&self.gates))
     }
@@ -174,6 +188,9 @@ pub struct DetectionFindings {
     pub verdict: Verdict,
     /// The thresholds (only the retention levels apply).
     pub thresholds: Thresholds,
+    /// Paired bootstrap intervals over the images, when computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<RetentionBootstrap>,
 }
 
 /// Categories listed where the student loses most AP.
@@ -355,6 +372,10 @@ impl DetectionFindings {
             agreement: Vec::new(),
             warnings,
             sections: vec![Section { title, table }],
+            intervals: self
+                .bootstrap
+                .as_ref()
+                .map(|b| sides::intervals(b, "mAP", &|f| f.to_owned())),
             verdict: self.verdict,
             rule: sides::rule("mAP retention", &self.thresholds),
         }

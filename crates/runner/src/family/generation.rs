@@ -12,9 +12,9 @@
 
 use std::path::Path;
 
-use distill_eval_metrics::tasks::generation::rouge;
+use distill_eval_metrics::tasks::generation::{bootstrap_bleu, rouge};
 use distill_eval_metrics::tasks::{evaluate_generation, GenerationEvaluation};
-use distill_eval_metrics::{Thresholds, Verdict};
+use distill_eval_metrics::{RetentionBootstrap, Thresholds, Verdict};
 use serde::Serialize;
 
 use super::{saved_file, TaskOptions};
@@ -190,6 +190,11 @@ impl Family for Generation {
                 source: Box::new(source),
             })?;
         let thresholds = session.setup.metrics.thresholds.clone();
+        let bootstrap = super::bootstrap_config(&session.setup.extras, texts.len())
+            .map(|cfg| {
+                bootstrap_bleu(&teacher.references, &teacher.texts, &texts, &thresholds, &cfg)
+            })
+            .transpose()?;
         let findings = GenerationFindings {
             task: "generation",
             data: file.to_owned(),
@@ -198,6 +203,7 @@ impl Family for Generation {
             evaluation,
             thresholds,
             largest_drops: largest_drops(teacher, &texts),
+            bootstrap,
         };
         Ok(ReportBuilder::new(Box::new(findings)).build(&self.gates))
     }
@@ -275,6 +281,10 @@ pub struct GenerationFindings {
     pub thresholds: Thresholds,
     /// The rows where the student's ROUGE-L falls furthest below the teacher's.
     pub largest_drops: Vec<Drop>,
+    /// Paired bootstrap intervals over the segments (BLEU, its retention, chrF), when
+    /// computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<RetentionBootstrap>,
 }
 
 const FIGURES: &[FigureSpec] = &[
@@ -442,6 +452,12 @@ impl GenerationFindings {
             )],
             warnings,
             sections,
+            intervals: self.bootstrap.as_ref().map(|b| {
+                sides::intervals(b, "BLEU", &|f| match f {
+                    "chrf" => "chrF".to_owned(),
+                    other => other.to_owned(),
+                })
+            }),
             verdict: self.verdict,
             rule: sides::rule("BLEU retention", &self.thresholds),
         }

@@ -112,6 +112,26 @@ pub struct TaskOptions {
     pub generation: generation::GenerationOptions,
 }
 
+/// The bootstrap of a family judged by retention, over `units` resampling units (examples,
+/// queries, segments, images): `--bootstrap N` resamples, by default 1000 below 100,000 units
+/// and none above (classification's defaults), none for `--bootstrap 0`; `--seed` seeds it.
+pub(crate) fn bootstrap_config(
+    extras: &crate::engine::Extras,
+    units: usize,
+) -> Option<distill_eval_metrics::BootstrapConfig> {
+    use classification::evaluate::{BOOTSTRAP_BELOW, DEFAULT_RESAMPLES};
+    let resamples = extras.resamples.unwrap_or(if units < BOOTSTRAP_BELOW {
+        DEFAULT_RESAMPLES
+    } else {
+        0
+    });
+    (resamples > 0 && units > 0).then_some(distill_eval_metrics::BootstrapConfig {
+        resamples,
+        seed: extras.seed,
+        level: 0.95,
+    })
+}
+
 /// The one file a saved-outputs family reads a side from, or the error saying it reads only
 /// saved outputs.
 pub(crate) fn saved_file<'a>(

@@ -11,9 +11,9 @@
 
 use std::path::Path;
 
-use distill_eval_metrics::tasks::ranking::{RankingConfig, RankingRow};
+use distill_eval_metrics::tasks::ranking::{bootstrap_ndcg10, RankingConfig, RankingRow};
 use distill_eval_metrics::tasks::{evaluate_ranking, RankingEvaluation};
-use distill_eval_metrics::{Thresholds, Verdict};
+use distill_eval_metrics::{RetentionBootstrap, Thresholds, Verdict};
 use serde::Serialize;
 
 use super::{saved_file, TaskOptions};
@@ -182,6 +182,9 @@ impl Family for Ranking {
             source: Box::new(source),
         })?;
         let thresholds = session.setup.metrics.thresholds.clone();
+        let bootstrap = super::bootstrap_config(&session.setup.extras, evaluation.queries)
+            .map(|cfg| bootstrap_ndcg10(&evaluation, &thresholds, &cfg))
+            .transpose()?;
         let findings = RankingFindings {
             task: "ranking",
             data: file.to_owned(),
@@ -189,6 +192,7 @@ impl Family for Ranking {
             verdict: sides::decide(evaluation.ndcg_at_10_retention, &thresholds),
             evaluation,
             thresholds,
+            bootstrap,
         };
         Ok(ReportBuilder::new(Box::new(findings)).build(&self.gates))
     }
@@ -210,6 +214,9 @@ pub struct RankingFindings {
     pub verdict: Verdict,
     /// The thresholds (only the retention levels apply).
     pub thresholds: Thresholds,
+    /// Paired bootstrap intervals over the queries, when computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<RetentionBootstrap>,
 }
 
 /// Queries listed where the two models order the documents least alike.
@@ -391,6 +398,10 @@ impl RankingFindings {
                 title: "Queries the two models order least alike (lowest Kendall tau)".to_owned(),
                 table,
             }],
+            intervals: self
+                .bootstrap
+                .as_ref()
+                .map(|b| sides::intervals(b, "NDCG@10", &|f| f.to_owned())),
             verdict: self.verdict,
             rule: sides::rule("NDCG@10 retention", &self.thresholds),
         }

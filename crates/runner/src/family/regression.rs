@@ -9,9 +9,9 @@
 
 
 use candle::{DType, Device, Tensor};
-use distill_eval_metrics::tasks::regression::RegressionConfig;
+use distill_eval_metrics::tasks::regression::{bootstrap_r2, RegressionConfig};
 use distill_eval_metrics::tasks::{evaluate_regression, RegressionEvaluation};
-use distill_eval_metrics::{Thresholds, Verdict};
+use distill_eval_metrics::{RetentionBootstrap, Thresholds, Verdict};
 use serde::Serialize;
 
 use distill_eval_model::ModelSource;
@@ -170,11 +170,23 @@ impl Family for Regression {
         )?;
         let thresholds = session.setup.metrics.thresholds.clone();
         let verdict = sides::decide(evaluation.r2_retention, &thresholds);
+        let bootstrap = super::bootstrap_config(&session.setup.extras, targets.len())
+            .map(|cfg| {
+                bootstrap_r2(
+                    &targets,
+                    &teacher.predictions,
+                    &predictions,
+                    &thresholds,
+                    &cfg,
+                )
+            })
+            .transpose()?;
         let findings = RegressionFindings {
             task: "regression",
             evaluation,
             verdict,
             thresholds,
+            bootstrap,
         };
         let inputs = (teacher.file.is_some() || file.is_some()).then(|| LogitInputs {
             teacher_logits: teacher.file.clone().unwrap_or_default(),
@@ -201,6 +213,9 @@ pub struct RegressionFindings {
     pub verdict: Verdict,
     /// The thresholds (only the retention levels apply).
     pub thresholds: Thresholds,
+    /// Paired bootstrap intervals over the examples, when computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<RetentionBootstrap>,
 }
 
 const FIGURES: &[FigureSpec] = &[
@@ -331,6 +346,10 @@ impl RegressionFindings {
             )],
             warnings: Vec::new(),
             sections,
+            intervals: self
+                .bootstrap
+                .as_ref()
+                .map(|b| sides::intervals(b, "R²", &|f| f.to_owned())),
             verdict: self.verdict,
             rule: sides::rule("R² retention", &self.thresholds),
         }

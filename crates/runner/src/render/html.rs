@@ -173,7 +173,13 @@ pub fn compare(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     for col in &columns {
         header.push_str(&format!("<th>{}</th>", esc(col.column)));
     }
-    header.push_str("<th class=\"l\">verdict</th><th>parameters</th><th>speed</th></tr>");
+    // Saved outputs of a task family: no model was run, so no size or speed to show.
+    let runs = c.reports.iter().any(|r| r.student_model.is_some());
+    header.push_str("<th class=\"l\">verdict</th>");
+    if runs {
+        header.push_str("<th>parameters</th><th>speed</th>");
+    }
+    header.push_str("</tr>");
     writeln!(out, "{header}")?;
     for s in &c.students {
         let class = if s.pareto_optimal {
@@ -188,13 +194,20 @@ pub fn compare(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
                 figure_cell(col, s.figures.get(col.key))
             ));
         }
+        let sizes = if runs {
+            format!(
+                "<td>{}</td><td>{}</td>",
+                esc(&params(s.parameters)),
+                esc(&rate(s.examples_per_second))
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "<tr{class}><td class=\"l\">{}{}</td>{cells}<td class=\"l\"><span class=\"badge {v}\" style=\"font-size:12px;padding:2px 8px\">{v}</span></td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td class=\"l\">{}{}</td>{cells}<td class=\"l\"><span class=\"badge {v}\" style=\"font-size:12px;padding:2px 8px\">{v}</span></td>{sizes}</tr>",
             if s.pareto_optimal { "★ " } else { "" },
             esc(&s.id),
-            esc(&params(s.parameters)),
-            esc(&rate(s.examples_per_second)),
             v = s.verdict
         )?;
     }

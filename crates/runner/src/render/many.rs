@@ -32,23 +32,33 @@ fn cells(columns: &[&FigureSpec], figures: &Figures) -> Vec<String> {
         .collect()
 }
 
+/// Whether every student was read from saved outputs (no model was run: no sizes, speeds or
+/// temperature to show).
+fn saved_only(c: &Comparison) -> bool {
+    c.reports.iter().all(|r| r.student_model.is_none())
+}
+
 fn comparison_table(c: &Comparison) -> Table {
     let columns = columns(c.spec.figures, c.spec.compare_columns);
+    let runs = !saved_only(c);
     let mut header = vec!["", "student"];
     header.extend(columns.iter().map(|c| c.column));
-    header.extend(["verdict", "params", "speed"]);
+    header.push("verdict");
     let mut align = vec![Align::Left, Align::Left];
     align.extend(std::iter::repeat_n(Align::Right, columns.len()));
-    align.extend([Align::Left, Align::Right, Align::Right]);
+    align.push(Align::Left);
+    if runs {
+        header.extend(["params", "speed"]);
+        align.extend([Align::Right, Align::Right]);
+    }
     let mut t = Table::new(&header, &align);
     for s in &c.students {
         let mut row = vec![if s.pareto_optimal { "*" } else { "" }.into(), s.id.clone()];
         row.extend(cells(&columns, &s.figures));
-        row.extend([
-            s.verdict.to_string(),
-            params(s.parameters),
-            rate(s.examples_per_second),
-        ]);
+        row.push(s.verdict.to_string());
+        if runs {
+            row.extend([params(s.parameters), rate(s.examples_per_second)]);
+        }
         t.row(row);
     }
     t
@@ -74,13 +84,22 @@ fn teacher_line(id: &str, t: &TeacherSummary, spec: &SummarySpec) -> String {
 pub fn compare_text(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     let t = &c.teacher;
     writeln!(out, "{}", teacher_line(&t.id, t, c.spec))?;
-    writeln!(
-        out,
-        "Data     {} · {} examples · temperature {}\n",
-        c.dataset.source,
-        int(c.dataset.rows as u64),
-        c.temperature
-    )?;
+    if saved_only(c) {
+        writeln!(
+            out,
+            "Data     {} · {} rows\n",
+            c.dataset.source,
+            int(c.dataset.rows as u64)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Data     {} · {} examples · temperature {}\n",
+            c.dataset.source,
+            int(c.dataset.rows as u64),
+            c.temperature
+        )?;
+    }
     out.write_all(comparison_table(c).text("").as_bytes())?;
     let (quality, divergence) = c.spec.names;
     writeln!(

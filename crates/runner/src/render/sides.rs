@@ -7,9 +7,10 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Effects, Style};
-use distill_eval_metrics::{Thresholds, Verdict};
+use distill_eval_metrics::{Interval, RetentionBootstrap, Thresholds, Verdict};
 
 use super::escape::html as esc;
+use super::fmt::f4;
 use super::html::{card, foot, head};
 use super::table::{Align, Table};
 use crate::report::SCHEMA_VERSION;
@@ -22,6 +23,68 @@ pub(crate) struct Section {
     pub(crate) title: String,
     /// Its rows.
     pub(crate) table: Table,
+}
+
+/// The bootstrap intervals of a retention-judged report, named for display.
+pub(crate) struct Intervals {
+    /// `95% bootstrap intervals (1,000 paired resamples of 120 queries, seed 0)`.
+    pub(crate) heading: String,
+    /// (figure, interval): each model's retained figure, its retention, further figures.
+    pub(crate) rows: Vec<(String, Interval)>,
+    /// Verdict thresholds the retention interval straddles, one sentence each.
+    pub(crate) borderline: Vec<String>,
+}
+
+/// The [`Intervals`] of `b`, the retained figure shown as `name` (`R²`) and further figures
+/// named by `also` (`chrf` -> `chrF`).
+pub(crate) fn intervals(
+    b: &RetentionBootstrap,
+    name: &str,
+    also: &dyn Fn(&str) -> String,
+) -> Intervals {
+    let mut rows = Vec::new();
+    let mut push = |label: String, i: Option<Interval>| {
+        if let Some(i) = i {
+            rows.push((label, i));
+        }
+    };
+    push(format!("teacher {name}"), b.teacher);
+    push(format!("student {name}"), b.student);
+    push(format!("{name} retention"), b.retention);
+    for f in &b.also {
+        let n = also(f.figure);
+        push(format!("teacher {n}"), f.teacher);
+        push(format!("student {n}"), f.student);
+    }
+    Intervals {
+        heading: format!(
+            "{:.0}% bootstrap intervals ({} paired resamples of {} {}, seed {})",
+            100.0 * b.level,
+            super::fmt::int(b.resamples as u64),
+            super::fmt::int(b.units as u64),
+            b.unit,
+            b.seed
+        ),
+        rows,
+        borderline: b.borderline.clone(),
+    }
+}
+
+impl Intervals {
+    fn table(&self) -> Table {
+        let mut t = Table::new(
+            &["", "estimate", "interval"],
+            &[Align::Left, Align::Right, Align::Left],
+        );
+        for (name, i) in &self.rows {
+            t.row(vec![
+                name.clone(),
+                f4(i.estimate),
+                format!("[{}, {}]", f4(i.lower), f4(i.upper)),
+            ]);
+        }
+        t
+    }
 }
 
 /// Everything a retention-judged report shows, already formatted.
@@ -42,6 +105,8 @@ pub(crate) struct SideBySide {
     pub(crate) warnings: Vec<String>,
     /// Extra tables.
     pub(crate) sections: Vec<Section>,
+    /// The bootstrap intervals, when computed.
+    pub(crate) intervals: Option<Intervals>,
     /// The verdict.
     pub(crate) verdict: Verdict,
     /// The thresholds it was decided by, in words ([`rule`]).
@@ -156,6 +221,17 @@ impl SideBySide {
             writeln!(out, "\n   {}:", s.title)?;
             out.write_all(s.table.text("   ").as_bytes())?;
         }
+        if let Some(b) = &self.intervals {
+            writeln!(out, "\n   {}:", b.heading)?;
+            out.write_all(b.table().text("   ").as_bytes())?;
+            for line in &b.borderline {
+                writeln!(
+                    out,
+                    "   {}",
+                    Self::paint(color, warn, &format!("BORDERLINE: {line}"))
+                )?;
+            }
+        }
         writeln!(out, "\n{RULE}")?;
         let vcolor = match self.verdict {
             Verdict::Excellent => AnsiColor::Green,
@@ -207,6 +283,13 @@ impl SideBySide {
             writeln!(out, "\n### {}\n", s.title)?;
             out.write_all(s.table.markdown().as_bytes())?;
         }
+        if let Some(b) = &self.intervals {
+            writeln!(out, "\n### {}\n", b.heading)?;
+            out.write_all(b.table().markdown().as_bytes())?;
+            for line in &b.borderline {
+                writeln!(out, "\n> **Borderline:** {line}")?;
+            }
+        }
         writeln!(out, "\n_{}_", self.rule)
     }
 
@@ -255,6 +338,17 @@ impl SideBySide {
         }
         writeln!(out, "<h2>Figures</h2>")?;
         out.write_all(self.figure_table().html().as_bytes())?;
+        if let Some(b) = &self.intervals {
+            writeln!(
+                out,
+                "<h2>Is the difference real?</h2><p class=\"muted\">{}.</p>",
+                esc(&b.heading)
+            )?;
+            out.write_all(b.table().html().as_bytes())?;
+            for line in &b.borderline {
+                writeln!(out, "<div class=\"warn\">Borderline: {}</div>", esc(line))?;
+            }
+        }
         for s in &self.sections {
             writeln!(out, "<h2>{}</h2>", esc(&s.title))?;
             out.write_all(s.table.html().as_bytes())?;
@@ -278,6 +372,19 @@ mod tests {
             agreement: vec![("Kendall tau".into(), "0.5000".into())],
             warnings: vec!["1 query has no relevant document".into()],
             sections: Vec::new(),
+            intervals: Some(Intervals {
+                heading: "95% bootstrap intervals (10 paired resamples of 2 queries, seed 0)"
+                    .into(),
+                rows: vec![(
+                    "NDCG@10 retention".into(),
+                    Interval {
+                        estimate: 0.889,
+                        lower: 0.8,
+                        upper: 0.95,
+                    },
+                )],
+                borderline: vec!["ndcg@10 retention straddles <the GOOD threshold>".into()],
+            }),
             verdict: Verdict::Weak,
             rule: rule("NDCG@10 retention", &Thresholds::default()),
         }
@@ -292,16 +399,28 @@ mod tests {
         assert!(text.contains("NDCG@10 retention: 88.9%"), "{text}");
         assert!(text.contains("STATUS: WEAK"), "{text}");
         assert!(text.contains("Warning: 1 query"), "{text}");
+        assert!(text.contains("seed 0):\n"), "{text}");
+        assert!(text.contains("[0.8000, 0.9500]"), "{text}");
+        assert!(text.contains("BORDERLINE: ndcg@10 retention"), "{text}");
         let mut md = Vec::new();
         r.markdown(&mut md).unwrap();
         let md = String::from_utf8(md).unwrap();
         assert!(md.contains("| NDCG@10 | 0.9000 | 0.8000 |"), "{md}");
         assert!(md.contains("**88.9%**"), "{md}");
+        assert!(
+            md.contains("| NDCG@10 retention | 0.8890 | [0.8000, 0.9500] |"),
+            "{md}"
+        );
+        assert!(md.contains("> **Borderline:** ndcg@10"), "{md}");
         let mut html = Vec::new();
         r.html(&mut html).unwrap();
         let html = String::from_utf8(html).unwrap();
         assert!(html.contains("&lt;rows&gt;.jsonl") && !html.contains("<rows>"));
         assert!(html.contains("badge WEAK"), "{html}");
+        assert!(
+            html.contains("Borderline: ndcg@10 retention straddles &lt;the GOOD"),
+            "{html}"
+        );
     }
 
     #[test]

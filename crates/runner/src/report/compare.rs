@@ -163,7 +163,7 @@ impl Comparison {
                 gated
                     .iter()
                     .flat_map(|r| {
-                        let id = r.student_model.as_ref().map_or("", |m| m.info.id.as_str());
+                        let id = student_id(r);
                         r.gate_failures().iter().map(move |f| format!("{id}: {f}"))
                     })
                     .collect(),
@@ -182,10 +182,19 @@ impl Comparison {
     }
 }
 
+/// The student's model id, else the saved outputs it was read from.
+fn student_id(r: &Report) -> &str {
+    match (&r.student_model, &r.inputs) {
+        (Some(m), _) => &m.info.id,
+        (None, Some(i)) => &i.student_logits,
+        (None, None) => "",
+    }
+}
+
 fn summary(r: &Report, pareto_optimal: bool) -> StudentSummary {
     let run: Option<&ModelRun> = r.student_model.as_ref();
     StudentSummary {
-        id: run.map(|m| m.info.id.clone()).unwrap_or_default(),
+        id: student_id(r).to_owned(),
         revision: run.and_then(|m| m.info.revision.clone()),
         architecture: run.map(|m| m.info.architecture.clone()).unwrap_or_default(),
         parameters: run.map_or(0, |m| m.info.parameters),

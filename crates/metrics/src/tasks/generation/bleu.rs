@@ -163,27 +163,66 @@ pub fn corpus_bleu<H: AsRef<str>, R: AsRef<str>>(
     references: &[R],
 ) -> Result<Bleu> {
     validate(hypotheses, "hypotheses", references)?;
-    let mut counts = [0u64; MAX_ORDER];
-    let mut totals = [0u64; MAX_ORDER];
-    let (mut sys_len, mut ref_len) = (0u64, 0u64);
+    let mut sum = BleuStats::default();
     for (hyp, reference) in hypotheses.iter().zip(references) {
-        let (hyp, reference) = (tokens(hyp.as_ref()), tokens(reference.as_ref()));
-        let (hyp, reference): (Vec<&str>, Vec<&str>) =
-            (py_split(&hyp).collect(), py_split(&reference).collect());
-        let (h, r) = (Ngrams::new(&hyp), Ngrams::new(&reference));
-        sys_len += h.len;
-        // With one reference, the "closest" reference length is its length.
-        ref_len += r.len;
-        for order in 0..MAX_ORDER {
-            for (gram, &c) in &h.counts[order] {
-                totals[order] += c;
-                if let Some(&rc) = r.counts[order].get(gram) {
-                    counts[order] += c.min(rc);
-                }
+        sum.add(&segment_stats(hyp.as_ref(), reference.as_ref()), 1);
+    }
+    Ok(sum.bleu())
+}
+
+/// BLEU's sufficient statistics of one segment (sacrebleu's `_compute_segment_statistics`):
+/// corpus BLEU is [`BleuStats::bleu`] of their sum, so a resample of segments is scored from
+/// these alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BleuStats {
+    /// Matched (clipped) n-grams of each order.
+    pub counts: [u64; MAX_ORDER],
+    /// Hypothesis n-grams of each order.
+    pub totals: [u64; MAX_ORDER],
+    /// Hypothesis tokens.
+    pub sys_len: u64,
+    /// Reference tokens.
+    pub ref_len: u64,
+}
+
+impl BleuStats {
+    /// Adds `weight` copies of `other`.
+    pub fn add(&mut self, other: &BleuStats, weight: u64) {
+        for n in 0..MAX_ORDER {
+            self.counts[n] += weight * other.counts[n];
+            self.totals[n] += weight * other.totals[n];
+        }
+        self.sys_len += weight * other.sys_len;
+        self.ref_len += weight * other.ref_len;
+    }
+
+    /// The BLEU of a corpus with these statistics.
+    pub fn bleu(&self) -> Bleu {
+        compute(self.counts, self.totals, self.sys_len, self.ref_len)
+    }
+}
+
+/// The [`BleuStats`] of one hypothesis against its reference.
+pub fn segment_stats(hypothesis: &str, reference: &str) -> BleuStats {
+    let (hyp, reference) = (tokens(hypothesis), tokens(reference));
+    let (hyp, reference): (Vec<&str>, Vec<&str>) =
+        (py_split(&hyp).collect(), py_split(&reference).collect());
+    let (h, r) = (Ngrams::new(&hyp), Ngrams::new(&reference));
+    // With one reference, the "closest" reference length is its length.
+    let mut stats = BleuStats {
+        sys_len: h.len,
+        ref_len: r.len,
+        ..BleuStats::default()
+    };
+    for order in 0..MAX_ORDER {
+        for (gram, &c) in &h.counts[order] {
+            stats.totals[order] += c;
+            if let Some(&rc) = r.counts[order].get(gram) {
+                stats.counts[order] += c.min(rc);
             }
         }
     }
-    Ok(compute(counts, totals, sys_len, ref_len))
+    stats
 }
 
 /// sacrebleu's `BLEU.compute_bleu` with `smooth_method='exp'`, `effective_order=False`.

@@ -42,28 +42,55 @@ pub fn corpus_chrf<H: AsRef<str>, R: AsRef<str>>(
     references: &[R],
 ) -> Result<f64> {
     validate(hypotheses, "hypotheses", references)?;
-    // Per order: (hypothesis n-grams, reference n-grams, matches), summed over the corpus.
-    let mut stats = [[0u64; 3]; CHAR_ORDER];
+    let mut sum = ChrfStats::default();
     for (hyp, reference) in hypotheses.iter().zip(references) {
-        let strip = |s: &str| -> Vec<char> { s.chars().filter(|&c| !is_py_space(c)).collect() };
-        let (hyp, reference) = (strip(hyp.as_ref()), strip(reference.as_ref()));
-        for (n, slot) in stats.iter_mut().enumerate() {
-            let (h, r) = (char_ngrams(&hyp, n + 1), char_ngrams(&reference, n + 1));
-            let mut hyp_count = 0;
-            let mut matches = 0;
-            for (gram, &c) in &h {
-                hyp_count += c;
-                if let Some(&rc) = r.get(gram) {
-                    matches += c.min(rc);
-                }
+        sum.add(&segment_stats(hyp.as_ref(), reference.as_ref()), 1);
+    }
+    Ok(sum.chrf())
+}
+
+/// chrF's sufficient statistics of one segment: per order, (hypothesis n-grams, reference
+/// n-grams, matches). Corpus chrF is [`ChrfStats::chrf`] of their sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChrfStats(pub [[u64; 3]; CHAR_ORDER]);
+
+impl ChrfStats {
+    /// Adds `weight` copies of `other`.
+    pub fn add(&mut self, other: &ChrfStats, weight: u64) {
+        for (slot, o) in self.0.iter_mut().zip(&other.0) {
+            for (a, b) in slot.iter_mut().zip(o) {
+                *a += weight * b;
             }
-            // sacrebleu: "don't count hits if no reference exists for that n-gram" order.
-            slot[0] += if r.is_empty() { 0 } else { hyp_count };
-            slot[1] += r.values().sum::<u64>();
-            slot[2] += matches;
         }
     }
-    Ok(f_score(&stats))
+
+    /// The chrF (0-100) of a corpus with these statistics.
+    pub fn chrf(&self) -> f64 {
+        f_score(&self.0)
+    }
+}
+
+/// The [`ChrfStats`] of one hypothesis against its reference.
+pub fn segment_stats(hypothesis: &str, reference: &str) -> ChrfStats {
+    let strip = |s: &str| -> Vec<char> { s.chars().filter(|&c| !is_py_space(c)).collect() };
+    let (hyp, reference) = (strip(hypothesis), strip(reference));
+    let mut stats = ChrfStats::default();
+    for (n, slot) in stats.0.iter_mut().enumerate() {
+        let (h, r) = (char_ngrams(&hyp, n + 1), char_ngrams(&reference, n + 1));
+        let mut hyp_count = 0;
+        let mut matches = 0;
+        for (gram, &c) in &h {
+            hyp_count += c;
+            if let Some(&rc) = r.get(gram) {
+                matches += c.min(rc);
+            }
+        }
+        // sacrebleu: "don't count hits if no reference exists for that n-gram" order.
+        slot[0] += if r.is_empty() { 0 } else { hyp_count };
+        slot[1] += r.values().sum::<u64>();
+        slot[2] += matches;
+    }
+    stats
 }
 
 /// sacrebleu's `_compute_f_score` with `eps_smoothing=False`.

@@ -13,7 +13,10 @@ pub mod rouge;
 use serde::Serialize;
 
 use super::{check_parallel, retention};
-use crate::{Error, Result};
+use crate::bootstrap::{
+    figure_intervals, retention_bootstrap, BootstrapConfig, RetentionBootstrap, RetentionResample,
+};
+use crate::{Error, Result, Thresholds};
 
 /// Python's `str.isspace()`: Unicode White_Space plus the four ASCII information separators
 /// U+001C..U+001F, which `str.split()` and `str.rstrip()` also treat as whitespace.
@@ -127,6 +130,67 @@ pub fn evaluate_generation<R: AsRef<str>, T: AsRef<str>, S: AsRef<str>>(
     })
 }
 
+/// Paired bootstrap of the segments (rows): each resample draws as many rows with
+/// replacement and recomputes both models' corpus BLEU, and chrF, from the per-segment
+/// sufficient statistics (what sacrebleu's own `--confidence` resampling does), giving
+/// intervals of each model's BLEU, of `bleu_retention` and of each model's chrF.
+pub fn bootstrap_bleu<R: AsRef<str>, T: AsRef<str>, S: AsRef<str>>(
+    references: &[R],
+    teacher: &[T],
+    student: &[S],
+    thresholds: &Thresholds,
+    cfg: &BootstrapConfig,
+) -> Result<RetentionBootstrap> {
+    validate(teacher, "teacher texts", references)?;
+    validate(student, "student texts", references)?;
+    let stats = |hyps: &[&str]| -> (Vec<bleu::BleuStats>, Vec<chrf::ChrfStats>) {
+        hyps.iter()
+            .zip(references)
+            .map(|(h, r)| {
+                (
+                    bleu::segment_stats(h, r.as_ref()),
+                    chrf::segment_stats(h, r.as_ref()),
+                )
+            })
+            .unzip()
+    };
+    let t: Vec<&str> = teacher.iter().map(AsRef::as_ref).collect();
+    let s: Vec<&str> = student.iter().map(AsRef::as_ref).collect();
+    let ((t_bleu, t_chrf), (s_bleu, s_chrf)) = (stats(&t), stats(&s));
+    let bleu_of = |segments: &[bleu::BleuStats], w: &[u32]| {
+        let mut sum = bleu::BleuStats::default();
+        for (x, &w) in segments.iter().zip(w) {
+            sum.add(x, u64::from(w));
+        }
+        sum.bleu().score
+    };
+    let chrf_of = |segments: &[chrf::ChrfStats], w: &[u32]| {
+        let mut sum = chrf::ChrfStats::default();
+        for (x, &w) in segments.iter().zip(w) {
+            sum.add(x, u64::from(w));
+        }
+        sum.chrf()
+    };
+    let bleu_figures = |w: &[u32]| (bleu_of(&t_bleu, w), bleu_of(&s_bleu, w));
+    let chrf_figures = |w: &[u32]| (chrf_of(&t_chrf, w), chrf_of(&s_chrf, w));
+    let resample = RetentionResample {
+        unit: "segments",
+        units: references.len(),
+        figure: "bleu",
+        figures: &bleu_figures,
+    };
+    let mut b = retention_bootstrap(&resample, thresholds, cfg)?;
+    b.also.push(figure_intervals(
+        &RetentionResample {
+            figure: "chrf",
+            figures: &chrf_figures,
+            ..resample
+        },
+        cfg,
+    )?);
+    Ok(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +249,67 @@ mod tests {
         // Student: all 4-grams match, hyp 4 tokens vs ref 6: BLEU = 100 exp(1 - 6/4) = 60.6531
         assert_eq!((e.student.bleu * 1e4).round() / 1e4, 60.6531);
         assert_eq!(e.student.rouge1, 0.5);
+    }
+
+    #[test]
+    fn segment_bootstrap_matches_corpus_scores_of_the_drawn_rows() {
+        let refs = [
+            "the cat sat on the mat",
+            "a quick brown fox jumps over the dog",
+            "it rained all day in the city",
+            "she reads a book every night",
+            "we walked to the old bridge",
+        ];
+        let teacher = [
+            "the cat sat on the mat",
+            "a quick brown fox jumps over a dog",
+            "it rained all day in town",
+            "she reads a book each night",
+            "we walked to the old bridge",
+        ];
+        let student = [
+            "the cat is on the mat",
+            "the quick fox jumps over the dog",
+            "it rained the whole day in the city",
+            "she reads books every night",
+            "we went to a bridge",
+        ];
+        let cfg = BootstrapConfig {
+            resamples: 40,
+            seed: 6,
+            level: 0.95,
+        };
+        let b = bootstrap_bleu(&refs, &teacher, &student, &Thresholds::default(), &cfg).unwrap();
+        let e = evaluate_generation(&refs, &teacher, &student).unwrap();
+        let (t, r) = (b.teacher.unwrap(), b.retention.unwrap());
+        assert!((t.estimate - e.teacher.bleu).abs() < 1e-9);
+        assert!((r.estimate - e.bleu_retention.unwrap()).abs() < 1e-12);
+        let chrf = &b.also[0];
+        assert_eq!(chrf.figure, "chrf");
+        assert!((chrf.student.unwrap().estimate - e.student.chrf).abs() < 1e-9);
+        // Independently: every resample's rows written out and scored as a corpus.
+        let mut student_bleu: Vec<f64> = (0..40)
+            .map(|i| {
+                let w = crate::bootstrap::resample_weights(6, i, refs.len());
+                let (mut rr, mut ss) = (Vec::new(), Vec::new());
+                for (j, &k) in w.iter().enumerate() {
+                    for _ in 0..k {
+                        rr.push(refs[j]);
+                        ss.push(student[j]);
+                    }
+                }
+                bleu::corpus_bleu(&ss, &rr).unwrap().score
+            })
+            .collect();
+        student_bleu.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let h = 39.0 * q;
+            let lo = h.floor() as usize;
+            student_bleu[lo] + (student_bleu[lo + 1] - student_bleu[lo]) * (h - lo as f64)
+        };
+        let s = b.student.unwrap();
+        assert!((s.lower - at(0.025)).abs() < 1e-9, "{s:?}");
+        assert!((s.upper - at(0.975)).abs() < 1e-9, "{s:?}");
+        assert!(s.lower <= s.estimate && s.estimate <= s.upper);
     }
 }

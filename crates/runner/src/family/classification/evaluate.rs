@@ -96,9 +96,9 @@ fn logits_dims(t: &Tensor, origin: &str) -> Result<(usize, usize)> {
 }
 
 /// Reports below this many examples get a bootstrap by default.
-pub(super) const BOOTSTRAP_BELOW: usize = 100_000;
+pub(crate) const BOOTSTRAP_BELOW: usize = 100_000;
 /// Default number of bootstrap resamples.
-pub(super) const DEFAULT_RESAMPLES: usize = 1000;
+pub(crate) const DEFAULT_RESAMPLES: usize = 1000;
 
 /// Temperature scaling of both models.
 #[derive(Debug, Clone, Serialize)]

@@ -7,7 +7,7 @@
 
 mod arrays;
 mod details;
-mod evaluate;
+pub(crate) mod evaluate;
 mod figures;
 mod html;
 mod markdown;
