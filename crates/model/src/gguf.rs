@@ -445,12 +445,16 @@ fn spec(g: &mut GgufFile, arch: &str) -> Result<(DecoderSpec, Layout)> {
             .map(|i| i.shape.dims()[0])
             .ok_or_else(|| g.tensor_error("token_embd.weight", "is missing".into()))?,
     };
-    let base = g.positive(&key("rope.freq_base"), Some(10_000.0))?.unwrap_or(10_000.0);
+    let base = g
+        .positive(&key("rope.freq_base"), Some(10_000.0))?
+        .unwrap_or(10_000.0);
     let mut freqs = inv_freq(base, rotary_dim);
     match g.string(&key("rope.scaling.type"))? {
         None | Some("none") => {}
         Some("linear") => {
-            let factor = g.positive(&key("rope.scaling.factor"), Some(1.0))?.unwrap_or(1.0) as f32;
+            let factor = g
+                .positive(&key("rope.scaling.factor"), Some(1.0))?
+                .unwrap_or(1.0) as f32;
             freqs.iter_mut().for_each(|f| *f /= factor);
         }
         Some(other) => {

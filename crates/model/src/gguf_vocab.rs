@@ -166,7 +166,9 @@ fn post_processor(
     eos: (bool, Option<u32>),
 ) -> Result<serde_json::Value, Refusal> {
     let mut specials = BTreeMap::new();
-    let mut special = |(wanted, id): (bool, Option<u32>), what: &str| -> Result<Option<String>, Refusal> {
+    let mut special = |(wanted, id): (bool, Option<u32>),
+                       what: &str|
+     -> Result<Option<String>, Refusal> {
         if !wanted {
             return Ok(None);
         }
@@ -217,8 +219,10 @@ fn post_processor(
     .into_iter()
     .flatten()
     .collect();
-    Ok(json!({"type": "TemplateProcessing", "single": single, "pair": pair,
-              "special_tokens": specials}))
+    Ok(
+        json!({"type": "TemplateProcessing", "single": single, "pair": pair,
+              "special_tokens": specials}),
+    )
 }
 
 fn parse(doc: serde_json::Value) -> Result<Tokenizer, Refusal> {

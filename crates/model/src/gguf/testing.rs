@@ -126,7 +126,10 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
         ("general.architecture".into(), Value::String(arch.clone())),
         (key("embedding_length"), Value::U32(hidden)),
         (key("block_count"), Value::U32(layers as u32)),
-        (key("feed_forward_length"), Value::U32(n("intermediate_size"))),
+        (
+            key("feed_forward_length"),
+            Value::U32(n("intermediate_size")),
+        ),
         (key("attention.head_count"), Value::U32(heads as u32)),
         (key("attention.head_count_kv"), Value::U32(kv_heads as u32)),
         (key("attention.key_length"), Value::U32(head_dim)),
@@ -135,7 +138,10 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
             Value::F32(config["rms_norm_eps"].as_f64().unwrap() as f32),
         ),
         (key("rope.freq_base"), Value::F32(theta as f32)),
-        (key("context_length"), Value::U32(n("max_position_embeddings"))),
+        (
+            key("context_length"),
+            Value::U32(n("max_position_embeddings")),
+        ),
     ];
     let rope_type = rope["rope_type"].as_str().or(rope["type"].as_str());
     if rope_type == Some("linear") {
@@ -149,20 +155,35 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let mut rope_factors = None;
     match arch.as_str() {
         "gemma2" => {
-            meta.extend(float("attn_logit_softcapping").map(|v| (key("attn_logit_softcapping"), v)));
-            meta.extend(float("final_logit_softcapping").map(|v| (key("final_logit_softcapping"), v)));
-            meta.push((key("attention.sliding_window"), Value::U32(n("sliding_window"))));
+            meta.extend(
+                float("attn_logit_softcapping").map(|v| (key("attn_logit_softcapping"), v)),
+            );
+            meta.extend(
+                float("final_logit_softcapping").map(|v| (key("final_logit_softcapping"), v)),
+            );
+            meta.push((
+                key("attention.sliding_window"),
+                Value::U32(n("sliding_window")),
+            ));
         }
         "gemma3" => {
-            meta.extend(float("final_logit_softcapping").map(|v| (key("final_logit_softcapping"), v)));
-            meta.push((key("attention.sliding_window"), Value::U32(n("sliding_window"))));
+            meta.extend(
+                float("final_logit_softcapping").map(|v| (key("final_logit_softcapping"), v)),
+            );
+            meta.push((
+                key("attention.sliding_window"),
+                Value::U32(n("sliding_window")),
+            ));
         }
         "phi3" => {
             let rot = config["partial_rotary_factor"].as_f64().unwrap_or(1.0);
             let rope_dims = (rot * hidden as f64) as u32 / heads as u32;
             let original = n("original_max_position_embeddings");
             meta.push((key("rope.dimension_count"), Value::U32(rope_dims)));
-            meta.push((key("rope.scaling.original_context_length"), Value::U32(original)));
+            meta.push((
+                key("rope.scaling.original_context_length"),
+                Value::U32(original),
+            ));
             meta.push((
                 key("attention.sliding_window"),
                 Value::U32(config["sliding_window"].as_u64().unwrap_or(0) as u32),
@@ -174,11 +195,21 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
                 } else {
                     1.0
                 };
-                meta.push((key("rope.scaling.attn_factor"), Value::F32(attn_factor as f32)));
+                meta.push((
+                    key("rope.scaling.attn_factor"),
+                    Value::F32(attn_factor as f32),
+                ));
                 let f = |a: &serde_json::Value| -> Vec<f32> {
-                    a.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+                    a.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap() as f32)
+                        .collect()
                 };
-                rope_factors = Some((f(&serde_json::Value::Array(long.clone())), f(&rope["short_factor"])));
+                rope_factors = Some((
+                    f(&serde_json::Value::Array(long.clone())),
+                    f(&rope["short_factor"]),
+                ));
             }
         }
         _ => {}
@@ -209,6 +240,8 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let f32 =
         |w: &Tensor| QTensor::quantize(&w.force_contiguous().unwrap(), GgmlDType::F32).unwrap();
     // Gemma's converter adds 1 to every tensor whose name ends in `norm.weight`.
+    // NOTE: it adds in the checkpoint's dtype (rounding 1 + w to bf16 or f16 before storing it
+    // as f32); here the sum is taken in f32, so the file holds the checkpoint's exact norms.
     let norm = |w: &Tensor| {
         if gemma {
             f32(&(w.to_dtype(candle::DType::F32).unwrap() + 1.0).unwrap())
@@ -221,7 +254,10 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
             "token_embd.weight".to_owned(),
             q(&st["model.embed_tokens.weight"]),
         ),
-        ("output_norm.weight".to_owned(), norm(&st["model.norm.weight"])),
+        (
+            "output_norm.weight".to_owned(),
+            norm(&st["model.norm.weight"]),
+        ),
     ];
     // Gemma's converter skips lm_head.weight: the embedding is the head.
     if let Some(head) = st.get("lm_head.weight").filter(|_| !gemma) {
@@ -241,9 +277,11 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     for i in 0..layers {
         let hf = |name: &str| &st[&format!("model.layers.{i}.{name}.weight")];
         let b = |name: &str| format!("blk.{i}.{name}.weight");
+        // The order of the original writer, which the committed fixtures keep.
         if arch == "phi3" {
             tensors.extend([
                 (b("attn_qkv"), q(hf("self_attn.qkv_proj"))),
+                (b("attn_output"), q(hf("self_attn.o_proj"))),
                 (b("ffn_up"), q(hf("mlp.gate_up_proj"))),
             ]);
         } else {
@@ -260,12 +298,12 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
                 (b("attn_q"), q(&qk(hf("self_attn.q_proj"), heads))),
                 (b("attn_k"), q(&qk(hf("self_attn.k_proj"), kv_heads))),
                 (b("attn_v"), q(hf("self_attn.v_proj"))),
+                (b("attn_output"), q(hf("self_attn.o_proj"))),
                 (b("ffn_gate"), q(hf("mlp.gate_proj"))),
                 (b("ffn_up"), q(hf("mlp.up_proj"))),
             ]);
         }
         tensors.extend([
-            (b("attn_output"), q(hf("self_attn.o_proj"))),
             (b("ffn_down"), q(hf("mlp.down_proj"))),
             (b("attn_norm"), norm(hf("input_layernorm"))),
         ]);

@@ -111,9 +111,17 @@ fn check_gguf_family(dir: &Path, fixture: &str, extra: Meta, want: &[Vec<f32>], 
     assert_eq!(model.info.architecture, class);
     let (texts, ids) = fixture_inputs(fixture);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    assert_eq!(model.encode_documents(&refs).unwrap(), ids, "{class}: token ids");
+    assert_eq!(
+        model.encode_documents(&refs).unwrap(),
+        ids,
+        "{class}: token ids"
+    );
     let order: Vec<usize> = (0..ids.len()).collect();
-    F32.assert_close(&doc_logits(&model, &ids, &order, 1), want, &format!("{class} gguf, alone"));
+    F32.assert_close(
+        &doc_logits(&model, &ids, &order, 1),
+        want,
+        &format!("{class} gguf, alone"),
+    );
     let reversed: Vec<usize> = order.iter().rev().copied().collect();
     F32.assert_close(
         &doc_logits(&model, &ids, &reversed, 2),
@@ -173,7 +181,13 @@ fn a_gemma3_gguf_gives_transformers_logits() {
         want != expected("gemma3_text"),
         "the window should matter for the 29-token text"
     );
-    check_gguf_family(dir.path(), "gemma3_text", Vec::new(), &want, "Gemma3ForCausalLM");
+    check_gguf_family(
+        dir.path(),
+        "gemma3_text",
+        Vec::new(),
+        &want,
+        "Gemma3ForCausalLM",
+    );
 }
 
 #[test]
@@ -209,7 +223,11 @@ fn gemma_attention_scale_and_windows_follow_llama_cpp() {
         edit(&mut m);
         write(&path, &m, &tensors);
         let mut g = super::GgufFile::open(&path).unwrap();
-        let arch = g.string("general.architecture").unwrap().unwrap().to_owned();
+        let arch = g
+            .string("general.architecture")
+            .unwrap()
+            .unwrap()
+            .to_owned();
         super::spec(&mut g, &arch).unwrap().0
     };
     let set = |m: &mut Meta, key: &str, v: Value| {
@@ -233,9 +251,14 @@ fn gemma_attention_scale_and_windows_follow_llama_cpp() {
         }
         set(m, "gemma3.block_count", Value::U32(12));
     });
-    let global: Vec<usize> = (0..12).filter(|&i| spec.layers[i].window.is_none()).collect();
+    let global: Vec<usize> = (0..12)
+        .filter(|&i| spec.layers[i].window.is_none())
+        .collect();
     assert_eq!(global, [5, 11]);
-    assert!(spec.layers.iter().all(|l| (l.window.is_none()) == (l.rope == 0)));
+    assert!(spec
+        .layers
+        .iter()
+        .all(|l| (l.window.is_none()) == (l.rope == 0)));
     assert_eq!(spec.attn_softcap, None);
 }
 
@@ -651,7 +674,10 @@ fn a_sentencepiece_vocabulary_tokenizes_as_sentencepiece() {
             "tokenizer.ggml.add_space_prefix".to_owned(),
             Value::Bool(false),
         ),
-        ("tokenizer.ggml.add_bos_token".to_owned(), Value::Bool(false)),
+        (
+            "tokenizer.ggml.add_bos_token".to_owned(),
+            Value::Bool(false),
+        ),
         ("tokenizer.ggml.add_eos_token".to_owned(), Value::Bool(true)),
     ];
     let (_dir, path) = spm_gguf(&vocab, extra);
