@@ -306,11 +306,12 @@ fn spm_merges<'a>(
                 Some((id(l)?, id(r)?, l, r))
             })
             .collect();
-        local.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        local.sort_by_key(|&(l, r, _, _)| std::cmp::Reverse((l, r)));
         merges.extend(local.into_iter().map(|(_, _, l, r)| (l, r, score)));
     }
-    // NOTE: `sort_by` is stable, as Python's `sorted`; NaN scores (a damaged file) sort last.
-    merges.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal));
+    // NOTE: `sort_by` is stable, as Python's `sorted`; `total_cmp` keeps the order total even
+    // with a NaN score (a damaged file), which then ranks first.
+    merges.sort_by(|a, b| b.2.total_cmp(&a.2));
     merges.into_iter().map(|(l, r, _)| (l, r)).collect()
 }
 
