@@ -7,8 +7,9 @@
 //! Upstream: the GGUF spec (<https://github.com/ggml-org/ggml/blob/master/docs/gguf.md>),
 //! llama.cpp `src/llama-arch.cpp` (tensor names `blk.{i}.attn_q` ...) and `src/llama-model.cpp`
 //! (which rope each architecture uses: llama's converter permutes q and k so adjacent pairs
-//! rotate, `LLAMA_ROPE_TYPE_NORM`; qwen2 and qwen3 are `NEOX`, rotate_half), and
-//! `convert_hf_to_gguf.py` (the metadata keys).
+//! rotate, `LLAMA_ROPE_TYPE_NORM`; qwen2, qwen3, gemma2, gemma3 and phi3 are `NEOX`,
+//! rotate_half; what Gemma and Phi-3 read from their keys), and `convert_hf_to_gguf.py` (the
+//! metadata keys, Gemma's norms stored as `1 + w`, Phi-3's fused tensors and LongRoPE factors).
 //!
 //! Parsing is bounded: candle's `gguf_file` reader checks every count and length against the
 //! file's size, and this file checks every tensor's extent before reading it.
@@ -26,7 +27,7 @@ use crate::arch::decoder::{
     Decoder, DecoderSpec, DecoderWeights, GateUp, LayerKind, LayerWeights, NormKind, Proj, Qkv,
     RopeStyle,
 };
-use crate::arch::rope::RopeSpec;
+use crate::arch::rope::{self, LongFrequencies, RopeSpec};
 use crate::arch::{Loaded, Task};
 use crate::convert::TokenizerFiles;
 use crate::device::{device_label, dtype_label};
@@ -43,6 +44,9 @@ const ARCHITECTURES: &[(&str, &str)] = &[
     ("llama", "LlamaForCausalLM"),
     ("qwen2", "Qwen2ForCausalLM"),
     ("qwen3", "Qwen3ForCausalLM"),
+    ("gemma2", "Gemma2ForCausalLM"),
+    ("gemma3", "Gemma3ForCausalLM"),
+    ("phi3", "Phi3ForCausalLM"),
 ];
 
 /// The size and precision of a GGUF model, for reports.
@@ -221,6 +225,14 @@ impl GgufFile {
         }
     }
 
+    /// A bool key; anything else reads as absent (llama.cpp's default applies).
+    fn flag(&self, key: &str) -> Option<bool> {
+        match self.meta(key) {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
     fn has(&self, name: &str) -> bool {
         self.content.tensor_infos.contains_key(name)
     }
@@ -310,8 +322,78 @@ impl GgufFile {
     }
 }
 
-/// The decoder's hyperparameters from `{arch}.*`.
-fn spec(g: &GgufFile, arch: &str) -> Result<(DecoderSpec, bool)> {
+/// How an architecture's file names and shapes its tensors (llama.cpp `src/llama-arch.cpp`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Layout {
+    /// `blk.{i}.attn_q_norm` / `attn_k_norm` (qwen3, gemma3).
+    qk_norm: bool,
+    /// Gemma's `attn_post_norm`, `ffn_norm` (before the MLP) and `post_ffw_norm`.
+    sandwich: bool,
+    /// One `blk.{i}.attn_qkv` (phi3).
+    fused_qkv: bool,
+    /// `blk.{i}.ffn_up` holds gate then up, and there is no `ffn_gate` (phi3).
+    fused_gate_up: bool,
+}
+
+/// Inverse frequencies `1 / base^(2i / dim)` in f32, as the safetensors families compute them.
+fn inv_freq(base: f64, dim: usize) -> Vec<f32> {
+    (0..dim)
+        .step_by(2)
+        .map(|i| 1.0 / (base as f32).powf(i as f32 / dim as f32))
+        .collect()
+}
+
+/// llama.cpp `set_swa_pattern(n)`: layer `il` slides when `il % n < n - 1` (n = 2: every even
+/// layer, Gemma 2; n = 6: five sliding layers, then a global one, Gemma 3).
+fn swa_pattern(layers: usize, n: usize) -> Vec<bool> {
+    (0..layers).map(|il| il % n < n - 1).collect()
+}
+
+impl GgufFile {
+    /// A positive float, `default` when absent.
+    fn positive(&self, key: &str, default: Option<f64>) -> Result<Option<f64>> {
+        match self.float(key)?.or(default) {
+            Some(x) if !(x.is_finite() && x > 0.0) => {
+                Err(self.meta_error(key, &format!("is {x}, not a positive number")))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The sliding layers of a Gemma file: `{arch}.attention.sliding_window_pattern` when the
+    /// file has it (a period, or one bool per layer, as gguf-py's `add_sliding_window_pattern`
+    /// writes it), else the period llama.cpp fixes for the architecture.
+    fn sliding_layers(&self, arch: &str, layers: usize, period: usize) -> Result<Vec<bool>> {
+        let key = format!("{arch}.attention.sliding_window_pattern");
+        match self.meta(&key) {
+            None => Ok(swa_pattern(layers, period)),
+            Some(Value::Array(a)) => {
+                if a.len() != layers {
+                    return Err(self.meta_error(
+                        &key,
+                        &format!("has {} entries for {layers} layers", a.len()),
+                    ));
+                }
+                a.iter()
+                    .map(|v| match v {
+                        Value::Bool(b) => Ok(*b),
+                        _ => Err(self.meta_error(&key, "is not an array of bools")),
+                    })
+                    .collect()
+            }
+            Some(_) => match self.uint(&key)? {
+                Some(0) | None => Err(self.meta_error(&key, "is 0")),
+                Some(n) => Ok(swa_pattern(layers, n)),
+            },
+        }
+    }
+}
+
+/// The decoder's hyperparameters from `{arch}.*`, and where its tensors are.
+///
+/// Upstream: llama.cpp `src/llama-model.cpp` `load_hparams` and `convert_hf_to_gguf.py`
+/// (`Gemma2Model`, `Gemma3Model`, `Phi3MiniModel`), which decide what each key means.
+fn spec(g: &mut GgufFile, arch: &str) -> Result<(DecoderSpec, Layout)> {
     let key = |k: &str| format!("{arch}.{k}");
     let hidden = g.required(&key("embedding_length"))?;
     let layers = g.required(&key("block_count"))?;
@@ -333,11 +415,25 @@ fn spec(g: &GgufFile, arch: &str) -> Result<(DecoderSpec, bool)> {
             &format!("head size {head_dim} is not a positive even number"),
         ));
     }
+    let rope_style = match arch {
+        // llama.cpp's converter permuted q and k of llama models (LLAMA_ROPE_TYPE_NORM).
+        "llama" => RopeStyle::Interleaved,
+        // qwen2, qwen3, gemma2, gemma3, phi3: LLAMA_ROPE_TYPE_NEOX, the unpermuted rotate_half.
+        _ => RopeStyle::Half,
+    };
     let rotary_dim = g.uint(&key("rope.dimension_count"))?.unwrap_or(head_dim);
-    if rotary_dim != head_dim {
+    // Phi-3's `partial_rotary_factor` becomes a smaller rope.dimension_count; NEOX rotation
+    // turns the leading dims in halves, as transformers does. The llama permutation is of
+    // whole heads, so a partial interleaved rotation cannot be undone.
+    let partial_ok = rope_style == RopeStyle::Half;
+    if rotary_dim == 0
+        || rotary_dim % 2 != 0
+        || rotary_dim > head_dim
+        || (rotary_dim != head_dim && !partial_ok)
+    {
         return Err(g.meta_error(
             &key("rope.dimension_count"),
-            &format!("{rotary_dim} differs from the head size {head_dim}; partial rotation is not read from GGUF files"),
+            &format!("{rotary_dim} rotated dims do not fit the head size {head_dim}; only NEOX-style files rotate part of each head"),
         ));
     }
     let vocab = match g.uint(&key("vocab_size"))? {
@@ -349,19 +445,17 @@ fn spec(g: &GgufFile, arch: &str) -> Result<(DecoderSpec, bool)> {
             .map(|i| i.shape.dims()[0])
             .ok_or_else(|| g.tensor_error("token_embd.weight", "is missing".into()))?,
     };
-    let base = g.float(&key("rope.freq_base"))?.unwrap_or(10_000.0);
-    let mut inv_freq: Vec<f32> = (0..head_dim)
-        .step_by(2)
-        .map(|i| 1.0 / (base as f32).powf(i as f32 / head_dim as f32))
-        .collect();
+    let base = g
+        .positive(&key("rope.freq_base"), Some(10_000.0))?
+        .unwrap_or(10_000.0);
+    let mut freqs = inv_freq(base, rotary_dim);
     match g.string(&key("rope.scaling.type"))? {
         None | Some("none") => {}
         Some("linear") => {
-            let factor = g.float(&key("rope.scaling.factor"))?.unwrap_or(1.0) as f32;
-            if !factor.is_finite() || factor <= 0.0 {
-                return Err(g.meta_error(&key("rope.scaling.factor"), "is not positive"));
-            }
-            inv_freq.iter_mut().for_each(|f| *f /= factor);
+            let factor = g
+                .positive(&key("rope.scaling.factor"), Some(1.0))?
+                .unwrap_or(1.0) as f32;
+            freqs.iter_mut().for_each(|f| *f /= factor);
         }
         Some(other) => {
             return Err(g.meta_error(
@@ -374,13 +468,13 @@ fn spec(g: &GgufFile, arch: &str) -> Result<(DecoderSpec, bool)> {
         .float(&key("attention.layer_norm_rms_epsilon"))?
         .unwrap_or(1e-6);
     let max_positions = g.uint(&key("context_length"))?.unwrap_or(2048);
-    let rope_style = match arch {
-        // llama.cpp's converter permuted q and k of llama models (LLAMA_ROPE_TYPE_NORM).
-        "llama" => RopeStyle::Interleaved,
-        // qwen2, qwen3: LLAMA_ROPE_TYPE_NEOX, the unpermuted rotate_half.
-        _ => RopeStyle::Half,
+    let rope = RopeSpec {
+        inv_freq: freqs,
+        long: None,
+        attention_scaling: 1.0,
+        rotary_dim,
     };
-    let spec = DecoderSpec {
+    let mut spec = DecoderSpec {
         hidden,
         heads,
         kv_heads,
@@ -401,23 +495,136 @@ fn spec(g: &GgufFile, arch: &str) -> Result<(DecoderSpec, bool)> {
             };
             layers
         ],
-        ropes: vec![RopeSpec {
-            inv_freq,
-            long: None,
-            attention_scaling: 1.0,
-            rotary_dim: head_dim,
-        }],
+        ropes: vec![rope],
         rope_style,
         max_positions,
     };
-    Ok((spec, arch == "qwen3"))
+    let mut layout = Layout {
+        qk_norm: arch == "qwen3",
+        ..Layout::default()
+    };
+    match arch {
+        "gemma2" | "gemma3" => gemma(g, arch, &mut spec, &mut layout)?,
+        "phi3" => phi3(g, &mut spec, &mut layout)?,
+        _ => {}
+    }
+    Ok((spec, layout))
+}
+
+/// Gemma 2 and 3 as llama.cpp reads them. The converter stores every norm weight as `1 + w`
+/// (`Gemma2Model.modify_tensors`: `data_torch + 1` for names ending in `norm.weight`, and
+/// Gemma 3's `norm_shift`), so the norms are plain `Scale` norms here. The scores are scaled by
+/// head_dim^-0.5, or by (hidden / heads)^-0.5 for the 27B models (46 layers for Gemma 2, 62 for
+/// Gemma 3), which is what `query_pre_attn_scalar` is in every released checkpoint: the file
+/// does not store it (`llama-model.cpp` `f_attention_scale`).
+fn gemma(g: &GgufFile, arch: &str, spec: &mut DecoderSpec, layout: &mut Layout) -> Result<()> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let layers = spec.layers.len();
+    layout.sandwich = true;
+    layout.qk_norm = arch == "gemma3";
+    spec.act = Activation::GeluPytorchTanh;
+    spec.embed_scale = Some((spec.hidden as f64).sqrt());
+    let big = if arch == "gemma2" { 46 } else { 62 };
+    spec.attn_scale = if layers == big {
+        ((spec.hidden / spec.heads) as f64).powf(-0.5)
+    } else {
+        (spec.head_dim as f64).powf(-0.5)
+    };
+    if arch == "gemma2" {
+        // llama.cpp's defaults when the keys are absent: windows of 4096, caps 50 and 30.
+        let window = g.uint(&key("attention.sliding_window"))?.unwrap_or(4096);
+        spec.attn_softcap = g.positive(&key("attn_logit_softcapping"), Some(50.0))?;
+        spec.final_softcap = g.positive(&key("final_logit_softcapping"), Some(30.0))?;
+        let sliding = g.sliding_layers(arch, layers, 2)?;
+        for (kind, slides) in spec.layers.iter_mut().zip(sliding) {
+            kind.window = (slides && window > 0).then_some(window);
+        }
+    } else {
+        // Gemma 3: no attention soft-cap; a final one only when written. The sliding layers
+        // rotate with base `rope.freq_base_swa` (10000, llama.cpp's fixed value, when absent)
+        // and no scaling; `rope.freq_base` and `rope.scaling` are the global layers'.
+        spec.final_softcap = g.positive(&key("final_logit_softcapping"), None)?;
+        let window = g.uint(&key("attention.sliding_window"))?.unwrap_or(0);
+        if window > 0 {
+            let local = g
+                .positive(&key("rope.freq_base_swa"), Some(10_000.0))?
+                .unwrap_or(10_000.0);
+            let rotary_dim = spec.ropes[0].rotary_dim;
+            spec.ropes.push(RopeSpec {
+                inv_freq: inv_freq(local, rotary_dim),
+                long: None,
+                attention_scaling: 1.0,
+                rotary_dim,
+            });
+            let sliding = g.sliding_layers(arch, layers, 6)?;
+            for (kind, slides) in spec.layers.iter_mut().zip(sliding) {
+                if slides {
+                    *kind = LayerKind {
+                        window: Some(window),
+                        rope: 1,
+                    };
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Phi-3 as `Phi3MiniModel` writes it: fused `attn_qkv` and `ffn_up` (gate rows first), partial
+/// rotation in `rope.dimension_count`, and LongRoPE as the `rope_factors_short` /
+/// `rope_factors_long` tensors with `rope.scaling.attn_factor` and
+/// `rope.scaling.original_context_length`. As in transformers, a row longer than the original
+/// context takes the long factors (llama.cpp decides once, from the context size).
+/// NOTE: llama.cpp ignores `attention.sliding_window` for Phi-3 (its "Phi SWA is currently
+/// disabled" warning); transformers applies it, and so do we, on every layer.
+fn phi3(g: &mut GgufFile, spec: &mut DecoderSpec, layout: &mut Layout) -> Result<()> {
+    layout.fused_qkv = true;
+    layout.fused_gate_up = true;
+    let window = g.uint("phi3.attention.sliding_window")?.unwrap_or(0);
+    if window > 0 {
+        for kind in &mut spec.layers {
+            kind.window = Some(window);
+        }
+    }
+    let (short, long) = ("rope_factors_short.weight", "rope_factors_long.weight");
+    if !g.has(short) && !g.has(long) {
+        return Ok(());
+    }
+    let rotary_dim = spec.ropes[0].rotary_dim;
+    let mut factors = |name: &str| -> Result<Vec<f64>> {
+        let t = g.dense(name, &[rotary_dim / 2], &Device::Cpu)?;
+        Ok(t.to_vec1::<f32>()?.into_iter().map(f64::from).collect())
+    };
+    let short = factors(short)?;
+    let long = factors(long)?;
+    let original_key = "phi3.rope.scaling.original_context_length";
+    let original = g
+        .uint(original_key)?
+        .filter(|&n| n > 0)
+        .ok_or_else(|| g.meta_error(original_key, "is missing (LongRoPE needs it)"))?;
+    let attention_scaling = g
+        .positive("phi3.rope.scaling.attn_factor", Some(1.0))?
+        .unwrap_or(1.0);
+    let base = g
+        .positive("phi3.rope.freq_base", Some(10_000.0))?
+        .unwrap_or(10_000.0);
+    spec.ropes[0] = RopeSpec {
+        inv_freq: rope::longrope(base, rotary_dim, &short),
+        long: Some(LongFrequencies {
+            inv_freq: rope::longrope(base, rotary_dim, &long),
+            original_max_positions: original,
+        }),
+        attention_scaling,
+        rotary_dim,
+    };
+    Ok(())
 }
 
 /// The weights under llama.cpp's names.
 fn weights(
     g: &mut GgufFile,
     spec: &DecoderSpec,
-    qk_norm: bool,
+    layout: Layout,
     device: &Device,
 ) -> Result<DecoderWeights> {
     let (h, d, i) = (spec.hidden, spec.head_dim, spec.intermediate);
@@ -426,19 +633,35 @@ fn weights(
     let mut layers = Vec::with_capacity(spec.layers.len());
     for n in 0..spec.layers.len() {
         let b = format!("blk.{n}");
-        let qkv = Qkv::Split {
-            q: g.proj(&format!("{b}.attn_q"), q_out, h, device)?,
-            k: g.proj(&format!("{b}.attn_k"), kv_out, h, device)?,
-            v: g.proj(&format!("{b}.attn_v"), kv_out, h, device)?,
+        let qkv = if layout.fused_qkv {
+            Qkv::Fused(g.proj(&format!("{b}.attn_qkv"), q_out + 2 * kv_out, h, device)?)
+        } else {
+            Qkv::Split {
+                q: g.proj(&format!("{b}.attn_q"), q_out, h, device)?,
+                k: g.proj(&format!("{b}.attn_k"), kv_out, h, device)?,
+                v: g.proj(&format!("{b}.attn_v"), kv_out, h, device)?,
+            }
         };
-        let gate_up = GateUp::Split {
-            gate: g.proj(&format!("{b}.ffn_gate"), i, h, device)?,
-            up: g.proj(&format!("{b}.ffn_up"), i, h, device)?,
+        let gate_up = if layout.fused_gate_up {
+            GateUp::Fused(g.proj(&format!("{b}.ffn_up"), 2 * i, h, device)?)
+        } else {
+            GateUp::Split {
+                gate: g.proj(&format!("{b}.ffn_gate"), i, h, device)?,
+                up: g.proj(&format!("{b}.ffn_up"), i, h, device)?,
+            }
         };
-        let (q_norm, k_norm) = if qk_norm {
+        let (q_norm, k_norm) = if layout.qk_norm {
             (
                 Some(g.dense(&format!("{b}.attn_q_norm.weight"), &[d], device)?),
                 Some(g.dense(&format!("{b}.attn_k_norm.weight"), &[d], device)?),
+            )
+        } else {
+            (None, None)
+        };
+        let (attn_out_norm, mlp_out_norm) = if layout.sandwich {
+            (
+                Some(g.dense(&format!("{b}.attn_post_norm.weight"), &[h], device)?),
+                Some(g.dense(&format!("{b}.post_ffw_norm.weight"), &[h], device)?),
             )
         } else {
             (None, None)
@@ -449,9 +672,9 @@ fn weights(
             gate_up,
             down: g.proj(&format!("{b}.ffn_down"), h, i, device)?,
             attn_norm: g.dense(&format!("{b}.attn_norm.weight"), &[h], device)?,
-            attn_out_norm: None,
+            attn_out_norm,
             mlp_norm: g.dense(&format!("{b}.ffn_norm.weight"), &[h], device)?,
-            mlp_out_norm: None,
+            mlp_out_norm,
             q_norm,
             k_norm,
         });
@@ -470,6 +693,39 @@ fn weights(
         norm,
         lm_head,
     })
+}
+
+/// The tokenizer of the `tokenizer.ggml.*` metadata.
+fn tokenizer(g: &GgufFile) -> Result<tokenizers::Tokenizer> {
+    let tokens = g
+        .array("tokenizer.ggml.tokens")?
+        .ok_or_else(|| g.meta_error("tokenizer.ggml.tokens", "is missing"))?;
+    let vocab = GgufVocab {
+        model: g.string("tokenizer.ggml.model")?.unwrap_or("gpt2"),
+        pre: g.string("tokenizer.ggml.pre")?,
+        tokens,
+        merges: g.array("tokenizer.ggml.merges")?,
+        token_types: g.array("tokenizer.ggml.token_type")?,
+        bos: g
+            .uint("tokenizer.ggml.bos_token_id")?
+            .and_then(|b| u32::try_from(b).ok()),
+        add_bos: g.flag("tokenizer.ggml.add_bos_token"),
+        scores: g.array("tokenizer.ggml.scores")?,
+        eos: g
+            .uint("tokenizer.ggml.eos_token_id")?
+            .and_then(|b| u32::try_from(b).ok()),
+        add_eos: g.flag("tokenizer.ggml.add_eos_token"),
+        unk: g
+            .uint("tokenizer.ggml.unknown_token_id")?
+            .and_then(|b| u32::try_from(b).ok()),
+        add_space_prefix: g.flag("tokenizer.ggml.add_space_prefix"),
+    };
+    let tokenizer = gguf_vocab::build(&vocab).map_err(|(reason, hint)| Error::GgufTokenizer {
+        path: g.path.clone(),
+        reason,
+        hint,
+    })?;
+    Ok(tokenizer)
 }
 
 /// Loads `path` as a causal LM on `device` (f32 activations), with the tokenizer its metadata
@@ -503,30 +759,9 @@ pub(crate) fn load(
             supported: &[DType::F32],
         });
     }
-    let (spec, qk_norm) = spec(&g, &arch)?;
+    let (spec, layout) = spec(&mut g, &arch)?;
 
-    let tokens = g
-        .array("tokenizer.ggml.tokens")?
-        .ok_or_else(|| g.meta_error("tokenizer.ggml.tokens", "is missing"))?;
-    let vocab = GgufVocab {
-        model: g.string("tokenizer.ggml.model")?.unwrap_or("gpt2"),
-        pre: g.string("tokenizer.ggml.pre")?,
-        tokens,
-        merges: g.array("tokenizer.ggml.merges")?,
-        token_types: g.array("tokenizer.ggml.token_type")?,
-        bos: g
-            .uint("tokenizer.ggml.bos_token_id")?
-            .and_then(|b| u32::try_from(b).ok()),
-        add_bos: match g.meta("tokenizer.ggml.add_bos_token") {
-            Some(Value::Bool(b)) => Some(*b),
-            _ => None,
-        },
-    };
-    let tokenizer = gguf_vocab::build(&vocab).map_err(|(reason, hint)| Error::GgufTokenizer {
-        path: path.to_owned(),
-        reason,
-        hint,
-    })?;
+    let tokenizer = tokenizer(&g)?;
     let files = TokenizerFiles::Built {
         path: path.to_owned(),
         tokenizer: Box::new(tokenizer),
@@ -545,7 +780,7 @@ pub(crate) fn load(
         documents: true,
     })?;
 
-    let weights = weights(&mut g, &spec, qk_norm, device)?;
+    let weights = weights(&mut g, &spec, layout, device)?;
     let gguf = g.info();
     let parameters = g
         .content

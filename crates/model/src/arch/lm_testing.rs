@@ -126,7 +126,7 @@ pub(crate) fn check_logits(
 }
 
 /// `texts` and `ids` of a fixture's inputs.json.
-fn fixture_inputs(name: &str) -> (Vec<String>, Vec<Vec<u32>>) {
+pub(crate) fn fixture_inputs(name: &str) -> (Vec<String>, Vec<Vec<u32>>) {
     let raw = std::fs::read_to_string(fixture_dir(name).join("inputs.json")).unwrap();
     let inputs: serde_json::Value = serde_json::from_str(&raw).unwrap();
     let texts = inputs["texts"]

@@ -343,7 +343,7 @@ fn llama3(inv_freq: &[f32], factor: f64, low: f64, high: f64, original: usize) -
 }
 
 /// `_compute_longrope_parameters`: `1 / (ext_factor_i * base^(2i / dim))` in f32.
-fn longrope(base: f64, dim: usize, factors: &[f64]) -> Vec<f32> {
+pub(crate) fn longrope(base: f64, dim: usize, factors: &[f64]) -> Vec<f32> {
     (0..dim)
         .step_by(2)
         .zip(factors)

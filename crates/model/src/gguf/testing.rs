@@ -1,8 +1,10 @@
-//! A GGUF writer for tests: a transformers llama or qwen2 checkpoint (config.json, model.safetensors,
-//! tokenizer.json) written as llama.cpp's `convert_hf_to_gguf.py` writes it (llama.* keys,
-//! `blk.{i}.*` names, q and k rows permuted for interleaved rotation, the byte-level BPE
-//! vocabulary as tokenizer.ggml.*), each projection in the requested type, through candle's
-//! quantizer and GGUF writer.
+//! A GGUF writer for tests: a transformers llama, qwen2, qwen3, gemma2, gemma3_text or phi3
+//! checkpoint (config.json, model.safetensors, tokenizer.json) written as llama.cpp's
+//! `convert_hf_to_gguf.py` writes it (`{arch}.*` keys, `blk.{i}.*` names, q and k rows permuted
+//! for llama's interleaved rotation, Gemma's norms stored as `1 + w` and its head tied, Phi-3's
+//! fused `attn_qkv` / `ffn_up` and LongRoPE factor tensors, the byte-level BPE vocabulary as
+//! tokenizer.ggml.*), each projection in the requested type, through candle's quantizer and
+//! GGUF writer.
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -29,8 +31,35 @@ pub(crate) type Meta = Vec<(String, Value)>;
 /// GGUF tensors, in writing order.
 pub(crate) type Tensors = Vec<(String, QTensor)>;
 
-/// The metadata and tensors of `dir` (a llama or qwen2 checkpoint), with 2-D weights in `dtype` where
-/// their rows are a whole number of blocks (f32 otherwise) and norms in f32.
+/// llama.cpp's `general.architecture` for a transformers `model_type`.
+fn gguf_arch(model_type: &str) -> &str {
+    match model_type {
+        "gemma3_text" => "gemma3",
+        other => other,
+    }
+}
+
+/// The global RoPE object of a config in either transformers style: `rope_parameters` (or its
+/// `full_attention` entry), else the older `rope_scaling` with a top-level `rope_theta`.
+fn rope_object(config: &serde_json::Value) -> serde_json::Value {
+    let params = &config["rope_parameters"];
+    let params = if params["full_attention"].is_object() {
+        &params["full_attention"]
+    } else {
+        params
+    };
+    let mut object = params.as_object().cloned().unwrap_or_default();
+    if let Some(scaling) = config["rope_scaling"].as_object() {
+        object.extend(scaling.clone());
+    }
+    if let Some(theta) = config["rope_theta"].as_f64() {
+        object.entry("rope_theta").or_insert(theta.into());
+    }
+    serde_json::Value::Object(object)
+}
+
+/// The metadata and tensors of `dir`, with 2-D weights in `dtype` where their rows are a whole
+/// number of blocks (f32 otherwise) and norms in f32.
 pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
@@ -41,13 +70,15 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     let heads = n("num_attention_heads") as usize;
     let kv_heads = n("num_key_value_heads") as usize;
     let layers = n("num_hidden_layers") as usize;
-    let arch = config["model_type"].as_str().unwrap().to_owned();
+    let hidden = n("hidden_size");
+    let model_type = config["model_type"].as_str().unwrap().to_owned();
+    let arch = gguf_arch(&model_type).to_owned();
+    let gemma = arch.starts_with("gemma");
     let head_dim = config["head_dim"]
         .as_u64()
-        .map_or(n("hidden_size") / heads as u32, |d| d as u32);
-    let theta = config["rope_parameters"]["rope_theta"]
-        .as_f64()
-        .unwrap_or(10_000.0);
+        .map_or(hidden / heads as u32, |d| d as u32);
+    let rope = rope_object(&config);
+    let theta = rope["rope_theta"].as_f64().unwrap_or(10_000.0);
 
     // Vocabulary in id order, added tokens included; added special tokens are control tokens.
     let mut tokens: Vec<Option<String>> = Vec::new();
@@ -90,35 +121,100 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
         })
         .collect();
 
-    let meta = vec![
+    let key = |k: &str| format!("{arch}.{k}");
+    let mut meta = vec![
         ("general.architecture".into(), Value::String(arch.clone())),
+        (key("embedding_length"), Value::U32(hidden)),
+        (key("block_count"), Value::U32(layers as u32)),
         (
-            format!("{arch}.embedding_length"),
-            Value::U32(n("hidden_size")),
-        ),
-        (format!("{arch}.block_count"), Value::U32(layers as u32)),
-        (
-            format!("{arch}.feed_forward_length"),
+            key("feed_forward_length"),
             Value::U32(n("intermediate_size")),
         ),
+        (key("attention.head_count"), Value::U32(heads as u32)),
+        (key("attention.head_count_kv"), Value::U32(kv_heads as u32)),
+        (key("attention.key_length"), Value::U32(head_dim)),
         (
-            format!("{arch}.attention.head_count"),
-            Value::U32(heads as u32),
-        ),
-        (
-            format!("{arch}.attention.head_count_kv"),
-            Value::U32(kv_heads as u32),
-        ),
-        (format!("{arch}.attention.key_length"), Value::U32(head_dim)),
-        (
-            format!("{arch}.attention.layer_norm_rms_epsilon"),
+            key("attention.layer_norm_rms_epsilon"),
             Value::F32(config["rms_norm_eps"].as_f64().unwrap() as f32),
         ),
-        (format!("{arch}.rope.freq_base"), Value::F32(theta as f32)),
+        (key("rope.freq_base"), Value::F32(theta as f32)),
         (
-            format!("{arch}.context_length"),
+            key("context_length"),
             Value::U32(n("max_position_embeddings")),
         ),
+    ];
+    let rope_type = rope["rope_type"].as_str().or(rope["type"].as_str());
+    if rope_type == Some("linear") {
+        meta.push((key("rope.scaling.type"), Value::String("linear".into())));
+        meta.push((
+            key("rope.scaling.factor"),
+            Value::F32(rope["factor"].as_f64().unwrap() as f32),
+        ));
+    }
+    let float = |k: &str| config[k].as_f64().map(|x| Value::F32(x as f32));
+    let mut rope_factors = None;
+    match arch.as_str() {
+        "gemma2" => {
+            meta.extend(
+                float("attn_logit_softcapping").map(|v| (key("attn_logit_softcapping"), v)),
+            );
+            meta.extend(
+                float("final_logit_softcapping").map(|v| (key("final_logit_softcapping"), v)),
+            );
+            meta.push((
+                key("attention.sliding_window"),
+                Value::U32(n("sliding_window")),
+            ));
+        }
+        "gemma3" => {
+            meta.extend(
+                float("final_logit_softcapping").map(|v| (key("final_logit_softcapping"), v)),
+            );
+            meta.push((
+                key("attention.sliding_window"),
+                Value::U32(n("sliding_window")),
+            ));
+        }
+        "phi3" => {
+            let rot = config["partial_rotary_factor"].as_f64().unwrap_or(1.0);
+            let rope_dims = (rot * hidden as f64) as u32 / heads as u32;
+            let original = n("original_max_position_embeddings");
+            meta.push((key("rope.dimension_count"), Value::U32(rope_dims)));
+            meta.push((
+                key("rope.scaling.original_context_length"),
+                Value::U32(original),
+            ));
+            meta.push((
+                key("attention.sliding_window"),
+                Value::U32(config["sliding_window"].as_u64().unwrap_or(0) as u32),
+            ));
+            if let Some(long) = rope["long_factor"].as_array() {
+                let scale = n("max_position_embeddings") as f64 / original as f64;
+                let attn_factor = if scale > 1.0 {
+                    (1.0 + scale.ln() / (original as f64).ln()).sqrt()
+                } else {
+                    1.0
+                };
+                meta.push((
+                    key("rope.scaling.attn_factor"),
+                    Value::F32(attn_factor as f32),
+                ));
+                let f = |a: &serde_json::Value| -> Vec<f32> {
+                    a.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap() as f32)
+                        .collect()
+                };
+                rope_factors = Some((
+                    f(&serde_json::Value::Array(long.clone())),
+                    f(&rope["short_factor"]),
+                ));
+            }
+        }
+        _ => {}
+    }
+    meta.extend([
         ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
         ("tokenizer.ggml.pre".into(), Value::String("gpt2".into())),
         ("tokenizer.ggml.tokens".into(), Value::Array(tokens)),
@@ -133,10 +229,9 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
             "tokenizer.ggml.padding_token_id".into(),
             Value::U32(n("pad_token_id")),
         ),
-    ];
+    ]);
 
-    let st: HashMap<String, Tensor> =
-        candle::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let st = load_safetensors(dir);
     let q = |w: &Tensor| {
         let fits = w.rank() == 2 && w.dim(1).unwrap() % dtype.block_size() == 0;
         let t = if fits { dtype } else { GgmlDType::F32 };
@@ -144,6 +239,16 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
     };
     let f32 =
         |w: &Tensor| QTensor::quantize(&w.force_contiguous().unwrap(), GgmlDType::F32).unwrap();
+    // Gemma's converter adds 1 to every tensor whose name ends in `norm.weight`.
+    // NOTE: it adds in the checkpoint's dtype (rounding 1 + w to bf16 or f16 before storing it
+    // as f32); here the sum is taken in f32, so the file holds the checkpoint's exact norms.
+    let norm = |w: &Tensor| {
+        if gemma {
+            f32(&(w.to_dtype(candle::DType::F32).unwrap() + 1.0).unwrap())
+        } else {
+            f32(w)
+        }
+    };
     let mut tensors = vec![
         (
             "token_embd.weight".to_owned(),
@@ -151,40 +256,98 @@ pub(crate) fn gguf_parts(dir: &Path, dtype: GgmlDType) -> (Meta, Tensors) {
         ),
         (
             "output_norm.weight".to_owned(),
-            f32(&st["model.norm.weight"]),
+            norm(&st["model.norm.weight"]),
         ),
     ];
-    if let Some(head) = st.get("lm_head.weight") {
+    // Gemma's converter skips lm_head.weight: the embedding is the head.
+    if let Some(head) = st.get("lm_head.weight").filter(|_| !gemma) {
         tensors.push(("output.weight".to_owned(), q(head)));
     }
-    // llama.cpp permutes q and k of llama models only (qwen rotates halves).
+    if let Some((long, short)) = rope_factors {
+        let v = |x: Vec<f32>| {
+            let len = x.len();
+            f32(&Tensor::from_vec(x, len, &Device::Cpu).unwrap())
+        };
+        tensors.push(("rope_factors_long.weight".to_owned(), v(long)));
+        tensors.push(("rope_factors_short.weight".to_owned(), v(short)));
+    }
+    // llama.cpp permutes q and k of llama models only (the others rotate halves).
     let llama = arch == "llama";
     let qk = |w: &Tensor, h: usize| if llama { permute(w, h) } else { w.clone() };
     for i in 0..layers {
         let hf = |name: &str| &st[&format!("model.layers.{i}.{name}.weight")];
         let b = |name: &str| format!("blk.{i}.{name}.weight");
-        for (ours, theirs) in [
-            ("attn_q", "q_proj"),
-            ("attn_k", "k_proj"),
-            ("attn_v", "v_proj"),
-        ] {
-            if let Some(bias) = st.get(&format!("model.layers.{i}.self_attn.{theirs}.bias")) {
-                tensors.push((format!("blk.{i}.{ours}.bias"), f32(bias)));
+        // The order of the original writer, which the committed fixtures keep.
+        if arch == "phi3" {
+            tensors.extend([
+                (b("attn_qkv"), q(hf("self_attn.qkv_proj"))),
+                (b("attn_output"), q(hf("self_attn.o_proj"))),
+                (b("ffn_up"), q(hf("mlp.gate_up_proj"))),
+            ]);
+        } else {
+            for (ours, theirs) in [
+                ("attn_q", "q_proj"),
+                ("attn_k", "k_proj"),
+                ("attn_v", "v_proj"),
+            ] {
+                if let Some(bias) = st.get(&format!("model.layers.{i}.self_attn.{theirs}.bias")) {
+                    tensors.push((format!("blk.{i}.{ours}.bias"), f32(bias)));
+                }
             }
+            tensors.extend([
+                (b("attn_q"), q(&qk(hf("self_attn.q_proj"), heads))),
+                (b("attn_k"), q(&qk(hf("self_attn.k_proj"), kv_heads))),
+                (b("attn_v"), q(hf("self_attn.v_proj"))),
+                (b("attn_output"), q(hf("self_attn.o_proj"))),
+                (b("ffn_gate"), q(hf("mlp.gate_proj"))),
+                (b("ffn_up"), q(hf("mlp.up_proj"))),
+            ]);
         }
         tensors.extend([
-            (b("attn_q"), q(&qk(hf("self_attn.q_proj"), heads))),
-            (b("attn_k"), q(&qk(hf("self_attn.k_proj"), kv_heads))),
-            (b("attn_v"), q(hf("self_attn.v_proj"))),
-            (b("attn_output"), q(hf("self_attn.o_proj"))),
-            (b("ffn_gate"), q(hf("mlp.gate_proj"))),
-            (b("ffn_up"), q(hf("mlp.up_proj"))),
             (b("ffn_down"), q(hf("mlp.down_proj"))),
-            (b("attn_norm"), f32(hf("input_layernorm"))),
-            (b("ffn_norm"), f32(hf("post_attention_layernorm"))),
+            (b("attn_norm"), norm(hf("input_layernorm"))),
         ]);
+        if gemma {
+            tensors.extend([
+                (b("attn_post_norm"), norm(hf("post_attention_layernorm"))),
+                (b("ffn_norm"), norm(hf("pre_feedforward_layernorm"))),
+                (b("post_ffw_norm"), norm(hf("post_feedforward_layernorm"))),
+            ]);
+        } else {
+            tensors.push((b("ffn_norm"), norm(hf("post_attention_layernorm"))));
+        }
+        if st.contains_key(&format!("model.layers.{i}.self_attn.q_norm.weight")) {
+            tensors.extend([
+                (b("attn_q_norm"), norm(hf("self_attn.q_norm"))),
+                (b("attn_k_norm"), norm(hf("self_attn.k_norm"))),
+            ]);
+        }
     }
     (meta, tensors)
+}
+
+/// Every tensor of `dir`'s `model.safetensors` (or of the shards its index names).
+fn load_safetensors(dir: &Path) -> HashMap<String, Tensor> {
+    let single = dir.join("model.safetensors");
+    if single.exists() {
+        return candle::safetensors::load(single, &Device::Cpu).unwrap();
+    }
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("model.safetensors.index.json")).unwrap(),
+    )
+    .unwrap();
+    let mut files: Vec<&str> = index["weight_map"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+        .into_iter()
+        .flat_map(|f| candle::safetensors::load(dir.join(f), &Device::Cpu).unwrap())
+        .collect()
 }
 
 /// Writes `meta` and `tensors` as a GGUF file.
@@ -195,7 +358,7 @@ pub(crate) fn write(path: &Path, meta: &[(String, Value)], tensors: &[(String, Q
     gguf_file::write(&mut file, &meta, &tensors).unwrap();
 }
 
-/// `dir` (a llama or qwen2 checkpoint) written as `out` with weights in `dtype`.
+/// `dir` (a checkpoint of any family above) written as `out` with weights in `dtype`.
 pub(crate) fn write_llama(dir: &Path, dtype: GgmlDType, out: &Path) {
     let (meta, tensors) = gguf_parts(dir, dtype);
     write(out, &meta, &tensors);

@@ -8,8 +8,10 @@ use candle::quantized::GgmlDType;
 use candle::Device;
 
 use super::testing::{gguf_parts, write, write_llama, Meta};
-use crate::arch::lm_testing::{conformance_dir, conformance_texts, doc_logits, F32};
-use crate::arch::testing::Tolerance;
+use crate::arch::lm_testing::{
+    conformance_dir, conformance_texts, doc_logits, fixture_dir, fixture_inputs, F32,
+};
+use crate::arch::testing::{read_npy, Tolerance};
 use crate::{load, DTypeSpec, Error, LoadOptions, Model, ModelSource};
 
 fn teacher_dir() -> PathBuf {
@@ -79,6 +81,185 @@ fn a_qwen2_gguf_with_biases_gives_the_safetensors_logits() {
         &doc_logits(&hf, &docs, &order, 2),
         "qwen2 gguf",
     );
+}
+
+/// A copy of tests/fixtures/llm/<name> with config.json changed by `edit`.
+fn edited_fixture(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture_dir(name)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let config = dir.path().join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(&config, json.to_string()).unwrap();
+    dir
+}
+
+/// `dir` written as an F32 GGUF with `extra` metadata; its logits over the fixture's texts
+/// (the ids must be the fixture's) equal `want` at every position, one document per row and
+/// in padded batches of 2.
+fn check_gguf_family(dir: &Path, fixture: &str, extra: Meta, want: &[Vec<f32>], class: &str) {
+    let (mut meta, tensors) = gguf_parts(dir, GgmlDType::F32);
+    meta.extend(extra);
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("m.gguf");
+    write(&path, &meta, &tensors);
+    let model = load_path(&path).unwrap();
+    assert_eq!(model.info.architecture, class);
+    let (texts, ids) = fixture_inputs(fixture);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    assert_eq!(
+        model.encode_documents(&refs).unwrap(),
+        ids,
+        "{class}: token ids"
+    );
+    let order: Vec<usize> = (0..ids.len()).collect();
+    F32.assert_close(
+        &doc_logits(&model, &ids, &order, 1),
+        want,
+        &format!("{class} gguf, alone"),
+    );
+    let reversed: Vec<usize> = order.iter().rev().copied().collect();
+    F32.assert_close(
+        &doc_logits(&model, &ids, &reversed, 2),
+        want,
+        &format!("{class} gguf, padded batches of 2"),
+    );
+}
+
+/// transformers' logits of a fixture.
+fn expected(name: &str) -> Vec<Vec<f32>> {
+    read_npy(&fixture_dir(name).join("expected.logits.npy"))
+}
+
+/// Our safetensors logits of a (possibly edited) fixture folder over the fixture's ids.
+fn safetensors_logits(dir: &Path, fixture: &str) -> Vec<Vec<f32>> {
+    let hf = load_path(dir).unwrap();
+    let (_, ids) = fixture_inputs(fixture);
+    let order: Vec<usize> = (0..ids.len()).collect();
+    doc_logits(&hf, &ids, &order, 1)
+}
+
+#[test]
+fn a_phi3_gguf_with_fused_projections_and_longrope_gives_transformers_logits() {
+    // Fused attn_qkv and ffn_up, rope.dimension_count 4 of 8 (partial rotation), LongRoPE
+    // factors as tensors: the 29-token text takes the long factors, the others the short ones.
+    check_gguf_family(
+        &fixture_dir("phi3"),
+        "phi3",
+        Vec::new(),
+        &expected("phi3"),
+        "Phi3ForCausalLM",
+    );
+}
+
+#[test]
+fn a_gemma3_gguf_gives_transformers_logits() {
+    // The fixture's layer_types (sliding, full) stated by the pattern key; q/k norms, global
+    // base 1e5 with linear scaling 4, local base 1e4, norms stored as 1 + w, tied head.
+    let extra = vec![(
+        "gemma3.attention.sliding_window_pattern".to_owned(),
+        Value::Array(vec![Value::Bool(true), Value::Bool(false)]),
+    )];
+    check_gguf_family(
+        &fixture_dir("gemma3_text"),
+        "gemma3_text",
+        extra,
+        &expected("gemma3_text"),
+        "Gemma3ForCausalLM",
+    );
+    // Without the key, as llama.cpp's converter writes Gemma 3: llama.cpp's period of 6, so
+    // both layers of this small model slide.
+    let dir = edited_fixture("gemma3_text", |c| {
+        c["layer_types"] = serde_json::json!(["sliding_attention", "sliding_attention"]);
+    });
+    let want = safetensors_logits(dir.path(), "gemma3_text");
+    assert!(
+        want != expected("gemma3_text"),
+        "the window should matter for the 29-token text"
+    );
+    check_gguf_family(
+        dir.path(),
+        "gemma3_text",
+        Vec::new(),
+        &want,
+        "Gemma3ForCausalLM",
+    );
+}
+
+#[test]
+fn a_gemma2_gguf_gives_the_safetensors_logits() {
+    // A GGUF file has no query_pre_attn_scalar: llama.cpp scales by head_dim^-0.5 but for the
+    // 27B models. The fixture's 8 (= hidden / heads) is what only a 46-layer file would mean,
+    // so the comparison is with the fixture at head_dim (16); soft-caps 2 and 4, windows of 8
+    // on the even layers, norms stored as 1 + w, tied head.
+    let dir = edited_fixture("gemma2", |c| c["query_pre_attn_scalar"] = 16.into());
+    let want = safetensors_logits(dir.path(), "gemma2");
+    assert!(want != expected("gemma2"), "the scale should matter");
+    check_gguf_family(dir.path(), "gemma2", Vec::new(), &want, "Gemma2ForCausalLM");
+}
+
+#[test]
+fn a_qwen3_gguf_with_qk_norms_gives_transformers_logits() {
+    check_gguf_family(
+        &fixture_dir("qwen3"),
+        "qwen3",
+        Vec::new(),
+        &expected("qwen3"),
+        "Qwen3ForCausalLM",
+    );
+}
+
+#[test]
+fn gemma_attention_scale_and_windows_follow_llama_cpp() {
+    let (meta, tensors) = gguf_parts(&fixture_dir("gemma2"), GgmlDType::F32);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let spec_of = |edit: &dyn Fn(&mut Meta)| {
+        let mut m = meta.clone();
+        edit(&mut m);
+        write(&path, &m, &tensors);
+        let mut g = super::GgufFile::open(&path).unwrap();
+        let arch = g
+            .string("general.architecture")
+            .unwrap()
+            .unwrap()
+            .to_owned();
+        super::spec(&mut g, &arch).unwrap().0
+    };
+    let set = |m: &mut Meta, key: &str, v: Value| {
+        m.retain(|(k, _)| k != key);
+        m.push((key.to_owned(), v));
+    };
+    let spec = spec_of(&|_| {});
+    assert!((spec.attn_scale - 0.25).abs() < 1e-12, "16^-0.5");
+    let windows: Vec<_> = spec.layers.iter().map(|l| l.window).collect();
+    assert_eq!(windows, [Some(8), None]);
+    // 46 layers: Gemma 2 27B, scaled by (hidden / heads)^-0.5 = 8^-0.5.
+    let spec = spec_of(&|m| set(m, "gemma2.block_count", Value::U32(46)));
+    assert!((spec.attn_scale - 8f64.powf(-0.5)).abs() < 1e-12);
+    // Gemma 3 without a pattern key: every sixth layer is global.
+    let spec = spec_of(&|m| {
+        m[0].1 = Value::String("gemma3".into());
+        for (k, _) in m.iter_mut() {
+            if let Some(rest) = k.strip_prefix("gemma2.") {
+                *k = format!("gemma3.{rest}");
+            }
+        }
+        set(m, "gemma3.block_count", Value::U32(12));
+    });
+    let global: Vec<usize> = (0..12)
+        .filter(|&i| spec.layers[i].window.is_none())
+        .collect();
+    assert_eq!(global, [5, 11]);
+    assert!(spec
+        .layers
+        .iter()
+        .all(|l| (l.window.is_none()) == (l.rope == 0)));
+    assert_eq!(spec.attn_softcap, None);
 }
 
 #[test]
@@ -387,4 +568,142 @@ fn gguf_fixtures_are_what_the_writer_writes() {
             "models/llm/gguf/{name}.{dtype:?}.gguf is stale: run the ignored regenerate_gguf_fixtures test"
         );
     }
+}
+
+/// tests/fixtures/gguf_spm: a SentencePiece BPE vocabulary with byte fallback and the ids
+/// SentencePiece gives (make_spm_fixture.py).
+fn spm_fixture() -> (serde_json::Value, serde_json::Value) {
+    let dir = crate::arch::testing::repo_root().join("tests/fixtures/gguf_spm");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    (read("spm_vocab.json"), read("expected.json"))
+}
+
+/// A metadata-only GGUF file with the fixture's vocabulary as llama.cpp's converter writes a
+/// SentencePiece one (`tokenizer.ggml.model = llama`), plus `extra`.
+fn spm_gguf(vocab: &serde_json::Value, extra: Meta) -> (tempfile::TempDir, PathBuf) {
+    let list = |k: &str, f: &dyn Fn(&serde_json::Value) -> Value| {
+        Value::Array(vocab[k].as_array().unwrap().iter().map(f).collect())
+    };
+    let id = |k: &str| Value::U32(vocab[k].as_u64().unwrap() as u32);
+    let mut meta: Meta = vec![
+        ("general.architecture".into(), Value::String("llama".into())),
+        ("tokenizer.ggml.model".into(), Value::String("llama".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("default".into())),
+        (
+            "tokenizer.ggml.tokens".into(),
+            list("tokens", &|t| Value::String(t.as_str().unwrap().to_owned())),
+        ),
+        (
+            "tokenizer.ggml.scores".into(),
+            list("scores", &|t| Value::F32(t.as_f64().unwrap() as f32)),
+        ),
+        (
+            "tokenizer.ggml.token_type".into(),
+            list("token_type", &|t| Value::I32(t.as_i64().unwrap() as i32)),
+        ),
+        ("tokenizer.ggml.bos_token_id".into(), id("bos_id")),
+        ("tokenizer.ggml.eos_token_id".into(), id("eos_id")),
+        ("tokenizer.ggml.unknown_token_id".into(), id("unk_id")),
+    ];
+    meta.extend(extra);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spm.gguf");
+    write(&path, &meta, &[]);
+    (dir, path)
+}
+
+fn spm_tokenizer(path: &Path) -> tokenizers::Tokenizer {
+    super::tokenizer(&super::GgufFile::open(path).unwrap()).unwrap()
+}
+
+fn ids_of(expected: &serde_json::Value, key: &str) -> Vec<Vec<u32>> {
+    expected[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sentencepiece_vocabulary_tokenizes_as_sentencepiece() {
+    let (vocab, expected) = spm_fixture();
+    let texts: Vec<&str> = expected["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let bos = vocab["bos_id"].as_u64().unwrap() as u32;
+    let eos = vocab["eos_id"].as_u64().unwrap() as u32;
+    // llama.cpp's defaults: a space prefix and a BOS.
+    let (_dir, path) = spm_gguf(&vocab, Vec::new());
+    let tok = spm_tokenizer(&path);
+    let want = ids_of(&expected, "with_space_prefix");
+    for (text, want) in texts.iter().zip(&want) {
+        let got = tok.encode(*text, false).unwrap().get_ids().to_vec();
+        assert_eq!(&got, want, "{text:?} with the space prefix");
+        let with_bos = tok.encode(*text, true).unwrap().get_ids().to_vec();
+        assert_eq!(with_bos[0], bos, "{text:?}: BOS first");
+        assert_eq!(&with_bos[1..], &want[..], "{text:?}");
+        // The decoder undoes the ▁ marker, the prefix and the byte fallback.
+        let decoded = tok.decode(&got, false).unwrap();
+        assert_eq!(decoded, *text, "decoding {got:?}");
+    }
+    // The fixture exercises byte fallback, leading spaces and the tab piece.
+    let pieces: Vec<&str> = want
+        .iter()
+        .flatten()
+        .map(|&i| vocab["tokens"][i as usize].as_str().unwrap())
+        .collect();
+    for piece in ["<0xC3>", "<0xF0>", "<0x0A>", "\u{2581}\u{2581}", "\t"] {
+        assert!(pieces.contains(&piece), "fixture should use {piece:?}");
+    }
+
+    // Gemma's files: no space prefix (add_space_prefix = false), an EOS, no BOS.
+    let extra = vec![
+        (
+            "tokenizer.ggml.add_space_prefix".to_owned(),
+            Value::Bool(false),
+        ),
+        (
+            "tokenizer.ggml.add_bos_token".to_owned(),
+            Value::Bool(false),
+        ),
+        ("tokenizer.ggml.add_eos_token".to_owned(), Value::Bool(true)),
+    ];
+    let (_dir, path) = spm_gguf(&vocab, extra);
+    let tok = spm_tokenizer(&path);
+    for (text, want) in texts.iter().zip(ids_of(&expected, "without_space_prefix")) {
+        let got = tok.encode(*text, false).unwrap().get_ids().to_vec();
+        assert_eq!(got, want, "{text:?} without the space prefix");
+        let with_eos = tok.encode(*text, true).unwrap().get_ids().to_vec();
+        assert_eq!(with_eos.last(), Some(&eos), "{text:?}: EOS last");
+        assert_eq!(&with_eos[..with_eos.len() - 1], &want[..]);
+    }
+}
+
+#[test]
+fn sentencepiece_control_tokens_are_special_and_bad_scores_are_named() {
+    let (vocab, _) = spm_fixture();
+    let (_dir, path) = spm_gguf(&vocab, Vec::new());
+    let tok = spm_tokenizer(&path);
+    // "<s>" in the text is the control token, not its characters.
+    let ids = tok.encode("a<s>b", false).unwrap().get_ids().to_vec();
+    assert!(ids.contains(&1), "{ids:?}");
+    // A score list shorter than the vocabulary is named.
+    let mut short = vocab.clone();
+    short["scores"].as_array_mut().unwrap().pop();
+    let (_dir, path) = spm_gguf(&short, Vec::new());
+    let err = super::tokenizer(&super::GgufFile::open(&path).unwrap()).unwrap_err();
+    assert!(matches!(err, Error::GgufTokenizer { .. }), "{err}");
+    assert_hint(&err, "tokenizer.ggml.scores has 479 entries for 480 tokens");
 }
