@@ -13,7 +13,10 @@ use crate::common::{fixture, run, Run};
 /// Placeholders for what changes from run to run or machine to machine.
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
-        (r"[0-9][0-9,]*(\.[0-9]+)? ex/s", "[SPEED] ex/s"),
+        // Right-aligned speed columns: the padding before a speed, and before the column's
+        // header, depends on how many digits the measured speeds have.
+        (r" +[0-9][0-9,]*(\.[0-9]+)? ex/s", " [SPEED] ex/s"),
+        (r"params +speed", "params  speed"),
         (r"[0-9]+(\.[0-9]+)?x its speed", "[RATIO]x its speed"),
         (
             r"distill-eval [0-9]+\.[0-9]+\.[0-9]+",
