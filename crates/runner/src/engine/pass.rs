@@ -292,23 +292,35 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
         let hook = ProgressHook::new(move |p| {
-            log.lock().unwrap().push((p.done, p.total, p.model.to_owned(), p.unit));
+            log.lock()
+                .unwrap()
+                .push((p.done, p.total, p.model.to_owned(), p.unit));
             if p.done >= 7 {
                 return Err("enough".into());
             }
             Ok(())
         });
-        let mut meter = Meter::start(ProgressBar::hidden(), Some(&hook), 10, "teacher", "examples")
-            .unwrap();
+        let mut meter = Meter::start(
+            ProgressBar::hidden(),
+            Some(&hook),
+            10,
+            "teacher",
+            "examples",
+        )
+        .unwrap();
         meter.inc(4).unwrap();
         let err = meter.inc(3).unwrap_err();
         let row = |d| (d, 10, "teacher".to_owned(), "examples");
         assert_eq!(*seen.lock().unwrap(), vec![row(0), row(4), row(7)]);
         assert!(matches!(err, Error::ProgressStopped { ref model, .. } if model == "teacher"));
         let text = err.to_string();
-        assert!(text.contains("enough") && text.contains("\nhint: "), "{text}");
+        assert!(
+            text.contains("enough") && text.contains("\nhint: "),
+            "{text}"
+        );
         // No hook: counting never fails.
-        let mut quiet = Meter::start(ProgressBar::hidden(), None, 3, "student", "examples").unwrap();
+        let mut quiet =
+            Meter::start(ProgressBar::hidden(), None, 3, "student", "examples").unwrap();
         quiet.inc(3).unwrap();
         quiet.finish();
     }
