@@ -65,12 +65,13 @@ fn lm_lockstep(c: &mut Criterion) {
     let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
     let windows = Windowing::new(None, None, 128).unwrap().plan(&lens);
     let tokens: usize = windows.iter().map(|w| w.scored()).sum();
+    let pass = PassOptions::default(); // batches of 64, no bar
     let mut group = c.benchmark_group(format!("{}_lm", device_name(&dev)));
     group.sample_size(10);
     group.throughput(Throughput::Elements(tokens as u64));
     group.bench_function("lockstep_teacher_llama_llama_small", |b| {
         b.iter(|| {
-            let out = lockstep(&teacher, &[&student], &docs, &windows, 64, 1.0, 5, false).unwrap();
+            let out = lockstep(&teacher, &[&student], &docs, &windows, &pass, 1.0, 5).unwrap();
             std::hint::black_box(out)
         })
     });

@@ -11,7 +11,9 @@ verdict and every rendering are the same as ``distill-eval score``'s.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+import os
+import tempfile
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -19,7 +21,8 @@ from . import _core
 from ._core import DistillEvalError, __version__
 
 __all__ = [
-    "Accumulator", "DistillEvalError", "Figures", "Report", "report", "score", "__version__",
+    "Accumulator", "DistillEvalError", "Figures", "Report", "report", "score",
+    "score_detection", "score_generation", "score_ranking", "score_regression", "__version__",
 ]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -188,6 +191,8 @@ class Report(Figures):
 
     def __repr__(self) -> str:
         d = self._data
+        if "task" in d:
+            return f"<distill_eval.Report {d.get('task')} {d.get('verdict')}>"
         return (
             f"<distill_eval.Report {d.get('verdict')}: n={d.get('n_examples')}, "
             f"KL={d.get('kl_divergence')}, retention={d.get('accuracy_retention')}>"
@@ -203,22 +208,32 @@ def score(
     bins: int = 10,
     bootstrap: Optional[int] = None,
     seed: int = 0,
+    calibrate: bool = False,
 ) -> Report:
     """The ``distill-eval score`` report of ``(n, C)`` teacher and student logits against
     ``labels`` (``n`` integer class ids). ``bootstrap``: resamples of the 95% intervals (``None``:
-    1000 below 100,000 examples, else none; ``0``: none). Raises :class:`DistillEvalError`."""
+    1000 below 100,000 examples, else none; ``0``: none). ``calibrate``: ``--calibrate`` (fit a
+    temperature for each model, two-fold, and report calibration before and after). Raises
+    :class:`DistillEvalError`."""
     t = _prepare_logits(teacher_logits, "teacher_logits")
     s = _prepare_logits(student_logits, "student_logits")
     y = _prepare_labels(labels)
-    return Report(_core.score(t, s, y, _settings(temperature, bins, bootstrap, seed)))
+    return Report(_core.score(t, s, y, _settings(temperature, bins, bootstrap, seed, calibrate)))
 
 
-def _settings(temperature: Any, bins: Any, bootstrap: Any, seed: Any) -> tuple:
+def _settings(temperature: Any, bins: Any, bootstrap: Any, seed: Any, calibrate: Any) -> tuple:
     try:
         t = float(temperature)
     except (TypeError, ValueError):
         raise DistillEvalError(f"temperature must be a positive number, got {temperature!r}") from None
-    return (t, _count(bins, "bins"), _resamples(bootstrap), _count(seed, "seed"))
+    return (t, _count(bins, "bins"), _resamples(bootstrap), _count(seed, "seed"),
+            _flag(calibrate, "calibrate"))
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise DistillEvalError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _count(value: Any, name: str) -> int:
@@ -242,8 +257,10 @@ class Accumulator:
         bins: int = 10,
         bootstrap: Optional[int] = None,
         seed: int = 0,
+        calibrate: bool = False,
     ) -> None:
-        self._core = _core.CoreAccumulator(_settings(temperature, bins, bootstrap, seed))
+        self._core = _core.CoreAccumulator(
+            _settings(temperature, bins, bootstrap, seed, calibrate))
 
     def update(self, teacher_logits: Any, student_logits: Any, labels: Any) -> None:
         """Adds one batch (checked whole first: a refused batch adds nothing)."""
@@ -271,6 +288,7 @@ def report(
     bins: int = 10,
     bootstrap: Optional[int] = None,
     seed: int = 0,
+    calibrate: bool = False,
     device: str = "auto",
     dtype: str = "auto",
     batch_size: int = 64,
@@ -282,14 +300,23 @@ def report(
     text_pair_field: Optional[str] = None,
     label_field: Optional[str] = None,
     offline: bool = False,
+    progress: Any = None,
 ) -> Report:
     """``distill-eval report``: run the ``teacher`` and ``student`` checkpoints (folders or hub
     repo ids) once each over ``data`` (a file or ``hf://datasets/...``) and report. The options
-    are the CLI's flags by the same names. The GIL is released while the models run."""
+    are the CLI's flags by the same names. The GIL is released while the models run.
+
+    ``progress``: a callable ``progress(done, total, model)``, called with the GIL taken before
+    each model's first batch (``done == 0``) and after each batch, ``model`` being
+    ``"teacher"`` or ``"student"`` (examples), or ``"teacher+student"`` for causal LMs, which
+    run in lockstep (scored tokens); or a tqdm bar, reset for each model and advanced by each
+    batch. An exception the callback raises stops the run at that batch and propagates
+    unchanged (a ``KeyboardInterrupt`` too)."""
     args = dict(
         teacher=str(teacher), student=str(student), data=str(data),
         temperature=float(temperature), bins=_count(bins, "bins"),
         bootstrap=_resamples(bootstrap), seed=_count(seed, "seed"),
+        calibrate=_flag(calibrate, "calibrate"), progress=_progress(progress),
         device=str(device), dtype=str(dtype), batch_size=_count(batch_size, "batch_size"),
         max_length=None if max_length is None else _count(max_length, "max_length"),
         limit=None if limit is None else _count(limit, "limit"),
@@ -297,3 +324,217 @@ def report(
         text_pair_field=text_pair_field, label_field=label_field, offline=bool(offline),
     )
     return Report(_core.report(args))
+
+
+def _progress(progress: Any) -> Optional[Callable[[int, int, str], Any]]:
+    """``progress`` as ``callback(done, total, model)``: a tqdm-like bar (``update`` and
+    ``reset``) is adapted, a callable is used as it is."""
+    if progress is None:
+        return None
+    if hasattr(progress, "update") and hasattr(progress, "reset"):
+        return _TqdmProgress(progress)
+    if callable(progress):
+        return progress
+    raise DistillEvalError(
+        f"progress must be a callable progress(done, total, model) or a tqdm bar, got "
+        f"{type(progress).__name__}\nhint: pass tqdm.tqdm() or a function of three arguments"
+    )
+
+
+class _TqdmProgress:
+    """Drives a tqdm bar: reset to each model's total (its description the model), advanced by
+    the examples of each batch."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.model: Optional[str] = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int, model: str) -> None:
+        if model != self.model or done < self.done:
+            self.bar.reset(total=total)
+            if hasattr(self.bar, "set_description"):
+                self.bar.set_description(model)
+            self.model, self.done = model, 0
+        if done > self.done:
+            self.bar.update(done - self.done)
+            self.done = done
+
+
+# The saved-outputs families. Their inputs are written, in the formats `distill-eval score
+# --task` reads, to a private temporary folder and scored there by the CLI's code, so that the
+# figures are the CLI's on the same values; reports and errors name the arguments instead of the
+# private files, and to_dict() leaves out the keys naming the files (as score() leaves out
+# `inputs`).
+
+def _column(x: Any, name: str) -> np.ndarray:
+    a = _array(x, name)
+    if a.dtype.kind in "iub":
+        a = a.astype(np.float64)
+    if a.dtype.kind != "f":
+        raise DistillEvalError(
+            f"{name}: expected numbers, got {a.dtype}\nhint: one prediction (or target) per example"
+        )
+    if a.dtype.itemsize == 2:
+        a = a.astype(np.float32)
+    return np.ascontiguousarray(a)
+
+
+def _scored(task: str, files: dict, names: dict, cutoffs: Sequence[int] = (),
+            allow_empty: bool = False) -> Report:
+    renames = [(str(files[k]), names[k]) for k in ("teacher", "student", "labels") if k in names]
+    # Longest first, so that a path is never replaced through a shorter one inside it.
+    renames.sort(key=lambda r: -len(r[0]))
+    return Report(_core.score_task(task, str(files["teacher"]), str(files["student"]),
+                                   str(files["labels"]), renames,
+                                   [_count(k, "k") for k in cutoffs], bool(allow_empty)))
+
+
+def score_regression(teacher_preds: Any, student_preds: Any, targets: Any) -> Report:
+    """``distill-eval score --task regression``: MAE, RMSE, R², Pearson and Spearman of each
+    model's predictions against ``targets`` (arrays of shape ``(n)`` or ``(n, 1)``), R²
+    retention and the teacher-student Pearson. Raises :class:`DistillEvalError`."""
+    arrays = {
+        "teacher": _column(teacher_preds, "teacher_preds"),
+        "student": _column(student_preds, "student_preds"),
+        "labels": _column(targets, "targets"),
+    }
+    names = {"teacher": "teacher_preds", "student": "student_preds", "labels": "targets"}
+    with tempfile.TemporaryDirectory(prefix="distill-eval-") as tmp:
+        files = {}
+        for key, a in arrays.items():
+            files[key] = os.path.join(tmp, f"{names[key]}.npy")
+            np.save(files[key], a)
+        return _scored("regression", files, names)
+
+
+def _jsonable(value: Any, name: str, row: int) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    raise DistillEvalError(
+        f"{name}: row {row}: {value!r} is not a number or a string\nhint: one value per row"
+    )
+
+
+def _values(x: Any, name: str) -> list:
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    a = _array(x, name)
+    if a.ndim != 1:
+        raise DistillEvalError(
+            f"{name}: expected one value per row, got shape {tuple(a.shape)}\n"
+            "hint: pass a list or a 1-D array"
+        )
+    return a.tolist()
+
+
+def _write_rows(path: str, columns: dict) -> None:
+    """One JSON record per row (JSON Lines), the columns as fields."""
+    lengths = {k: len(v) for k, v in columns.items()}
+    if len(set(lengths.values())) > 1:
+        sizes = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise DistillEvalError(
+            f"the columns have different lengths: {sizes}\nhint: one value per row in each"
+        )
+    keys = list(columns)
+    with open(path, "w", encoding="utf-8") as f:
+        for i, row in enumerate(zip(*columns.values())):
+            record = {k: _jsonable(v, k, i) for k, v in zip(keys, row)}
+            f.write(json.dumps(record, ensure_ascii=False))
+            f.write("\n")
+
+
+def score_ranking(
+    query: Any,
+    teacher_scores: Any,
+    student_scores: Any,
+    relevance: Any,
+    *,
+    k: Sequence[int] = (),
+) -> Report:
+    """``distill-eval score --task ranking``: one entry per (query, document) in each of the
+    four (lists or 1-D arrays): the query id (a string or an integer), both models' scores and
+    the graded relevance (at least 0). NDCG@5, NDCG@10 and each ``k``, MAP and MRR of each
+    model, NDCG@10 retention and per-query Kendall tau-b. Errors name a row by its line, 1-based.
+    Raises :class:`DistillEvalError`."""
+    columns = {
+        "query": _values(query, "query"),
+        "relevance": _values(relevance, "relevance"),
+        "teacher": _values(teacher_scores, "teacher_scores"),
+        "student": _values(student_scores, "student_scores"),
+    }
+    with tempfile.TemporaryDirectory(prefix="distill-eval-") as tmp:
+        path = os.path.join(tmp, "rows.jsonl")
+        _write_rows(path, columns)
+        files = {"teacher": path, "student": path, "labels": path}
+        return _scored("ranking", files, {"teacher": "rows"}, cutoffs=list(k))
+
+
+def score_generation(
+    references: Sequence[str],
+    teacher: Sequence[str],
+    student: Sequence[str],
+    *,
+    allow_empty_hypotheses: bool = False,
+) -> Report:
+    """``distill-eval score --task generation``: corpus BLEU and chrF (sacrebleu), ROUGE-1/2/L
+    (rouge-score) of each model's texts against the references, BLEU retention and the
+    teacher-student BLEU. An empty text of either model is an error unless
+    ``allow_empty_hypotheses``. Errors name a row by its line, 1-based. Raises
+    :class:`DistillEvalError`."""
+    columns = {
+        "reference": _values(references, "references"),
+        "teacher": _values(teacher, "teacher"),
+        "student": _values(student, "student"),
+    }
+    for name, values in columns.items():
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                raise DistillEvalError(
+                    f"{name}: row {i}: {v!r} is not a string\nhint: one text per row"
+                )
+    with tempfile.TemporaryDirectory(prefix="distill-eval-") as tmp:
+        path = os.path.join(tmp, "rows.jsonl")
+        _write_rows(path, columns)
+        files = {"teacher": path, "student": path, "labels": path}
+        return _scored("generation", files, {"teacher": "rows"},
+                       allow_empty=_flag(allow_empty_hypotheses, "allow_empty_hypotheses"))
+
+
+def score_detection(ground_truth: Any, teacher_detections: Any, student_detections: Any) -> Report:
+    """``distill-eval score --task detection``: the twelve COCOeval box statistics (pycocotools),
+    mean best IoU and per-class AP of each model, and mAP retention. ``ground_truth`` is a COCO
+    document (a dict, or the path of its JSON file); each detections argument a COCO result list
+    (a list of dicts, or a path). Raises :class:`DistillEvalError`."""
+    given = {"labels": ground_truth, "teacher": teacher_detections, "student": student_detections}
+    names = {"labels": "ground_truth", "teacher": "teacher_detections",
+             "student": "student_detections"}
+    with tempfile.TemporaryDirectory(prefix="distill-eval-") as tmp:
+        files = {}
+        for key, value in given.items():
+            if isinstance(value, (str, os.PathLike)):
+                files[key] = os.fspath(value)
+                continue
+            files[key] = os.path.join(tmp, f"{names[key]}.json")
+            try:
+                text = json.dumps(value, default=_numpy_json)
+            except (TypeError, ValueError) as e:
+                raise DistillEvalError(
+                    f"{names[key]}: cannot be written as JSON ({e})\n"
+                    "hint: pass the COCO dict / result list as json.load reads it, or its path"
+                ) from None
+            with open(files[key], "w", encoding="utf-8") as f:
+                f.write(text)
+        # Paths the user gave keep their names in reports and errors.
+        named = {k: v for k, v in names.items() if files[k].startswith(tmp)}
+        return _scored("detection", files, named)
+
+
+def _numpy_json(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

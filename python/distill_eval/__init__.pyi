@@ -1,5 +1,5 @@
 # Type stubs of distill_eval (the implementation is __init__.py).
-from typing import Any, KeysView, List, Optional, Union
+from typing import Any, Callable, KeysView, List, Optional, Protocol, Sequence, Union
 import os
 
 from ._core import DistillEvalError as DistillEvalError
@@ -7,6 +7,15 @@ from ._core import DistillEvalError as DistillEvalError
 __version__: str
 
 ArrayLike = Any  # a NumPy array, a CPU tensor (__array__ / DLPack) or nested lists
+PathLike = Union[str, "os.PathLike[str]"]
+
+class ProgressBar(Protocol):
+    """What report() uses of a tqdm bar."""
+    def update(self, n: int) -> Any: ...
+    def reset(self, total: Optional[int] = ...) -> Any: ...
+
+# progress(done, total, model): model is "teacher", "student" or, for causal LMs, "teacher+student"
+ProgressCallback = Callable[[int, int, str], Any]
 
 class Figures:
     def __getattr__(self, name: str) -> Any: ...
@@ -54,6 +63,7 @@ def score(
     bins: int = ...,
     bootstrap: Optional[int] = ...,
     seed: int = ...,
+    calibrate: bool = ...,
 ) -> Report: ...
 
 class Accumulator:
@@ -64,6 +74,7 @@ class Accumulator:
         bins: int = ...,
         bootstrap: Optional[int] = ...,
         seed: int = ...,
+        calibrate: bool = ...,
     ) -> None: ...
     def update(self, teacher_logits: ArrayLike, student_logits: ArrayLike, labels: ArrayLike) -> None: ...
     @property
@@ -79,6 +90,7 @@ def report(
     bins: int = ...,
     bootstrap: Optional[int] = ...,
     seed: int = ...,
+    calibrate: bool = ...,
     device: str = ...,
     dtype: str = ...,
     batch_size: int = ...,
@@ -90,4 +102,27 @@ def report(
     text_pair_field: Optional[str] = ...,
     label_field: Optional[str] = ...,
     offline: bool = ...,
+    progress: Union[ProgressCallback, ProgressBar, None] = ...,
+) -> Report: ...
+
+def score_regression(teacher_preds: ArrayLike, student_preds: ArrayLike, targets: ArrayLike) -> Report: ...
+def score_ranking(
+    query: Union[Sequence[Union[str, int]], ArrayLike],
+    teacher_scores: ArrayLike,
+    student_scores: ArrayLike,
+    relevance: ArrayLike,
+    *,
+    k: Sequence[int] = ...,
+) -> Report: ...
+def score_generation(
+    references: Sequence[str],
+    teacher: Sequence[str],
+    student: Sequence[str],
+    *,
+    allow_empty_hypotheses: bool = ...,
+) -> Report: ...
+def score_detection(
+    ground_truth: Union[dict, PathLike],
+    teacher_detections: Union[List[dict], PathLike],
+    student_detections: Union[List[dict], PathLike],
 ) -> Report: ...

@@ -1,5 +1,5 @@
 # Type stubs of the compiled engine (crates/python). Use the wrappers in distill_eval.
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -7,7 +7,7 @@ __version__: str
 TRACK_RISE: float
 TRACK_STALL: float
 
-Settings = Tuple[float, int, Optional[int], int]  # temperature, bins, bootstrap, seed
+Settings = Tuple[float, int, Optional[int], int, bool]  # temperature, bins, bootstrap, seed, calibrate
 
 class DistillEvalError(ValueError): ...
 
@@ -31,5 +31,14 @@ def score(
     settings: Settings,
 ) -> CoreReport: ...
 def report(args: Dict[str, Any]) -> CoreReport: ...
+def score_task(
+    task: str,
+    teacher: str,
+    student: str,
+    labels: str,
+    renames: List[Tuple[str, str]],
+    cutoffs: List[int],
+    allow_empty: bool,
+) -> CoreReport: ...
 def _panic() -> None: ...
 def _address(array: np.ndarray) -> int: ...

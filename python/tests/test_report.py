@@ -31,3 +31,89 @@ def test_report_errors_are_the_cli_s(tmp_path):
                             data=str(tmp_path / "d.jsonl"), offline=True)
     with pytest.raises(DistillEvalError, match="device"):
         distill_eval.report(teacher="a", student="b", data="c", device="tpu")
+
+
+def bundled(**kw):
+    return distill_eval.report(
+        teacher=str(MODELS / "teacher_bert"),
+        student=str(MODELS / "distilbert"),
+        data=str(MODELS / "data" / "test.jsonl"),
+        device="cpu", limit=40, bootstrap=0, batch_size=16, **kw,
+    )
+
+
+def test_progress_callback_sees_every_batch():
+    calls = []
+    r = bundled(progress=lambda done, total, model: calls.append((done, total, model)))
+    assert r.n_examples == 40
+    for model in ("teacher", "student"):
+        mine = [c for c in calls if c[2] == model]
+        # Told before the first batch, then after each one, up to the whole set.
+        assert mine[0] == (0, 40, model), mine
+        assert mine[-1] == (40, 40, model), mine
+        dones = [c[0] for c in mine]
+        assert dones == sorted(dones) and len(dones) >= 4, dones  # 40 rows in batches of 16
+    # The teacher runs first.
+    assert [c[2] for c in calls].index("student") > max(
+        i for i, c in enumerate(calls) if c[2] == "teacher")
+    # The figures do not depend on being watched.
+    plain = bundled()
+    assert r.kl_divergence == plain.kl_divergence and r.verdict == plain.verdict
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_raising_callback_stops_the_run_with_its_own_exception():
+    calls = []
+
+    def progress(done, total, model):
+        calls.append((done, model))
+        if model == "student" and done > 0:
+            raise Stop("enough")
+
+    with pytest.raises(Stop, match="enough"):
+        bundled(progress=progress)
+    # It stopped at the student's first batch: nothing ran after the exception.
+    assert calls[-1][1] == "student" and calls[-1][0] > 0
+    assert sum(1 for c in calls if c[1] == "student" and c[0] > 0) == 1
+
+
+class FakeBar:
+    """The part of tqdm's API the adapter uses."""
+
+    def __init__(self):
+        self.n, self.total, self.desc, self.resets = 0, None, None, 0
+
+    def update(self, n):
+        self.n += n
+
+    def reset(self, total=None):
+        self.n, self.total, self.resets = 0, total, self.resets + 1
+
+    def set_description(self, desc):
+        self.desc = desc
+
+
+def test_a_tqdm_like_bar_is_driven():
+    bar = FakeBar()
+    bundled(progress=bar)
+    assert (bar.n, bar.total, bar.desc, bar.resets) == (40, 40, "student", 2)
+
+
+def test_a_real_tqdm_bar():
+    tqdm = pytest.importorskip("tqdm")
+    with tqdm.tqdm(disable=False, leave=False) as bar:
+        bundled(progress=bar)
+        assert (bar.n, bar.total) == (40, 40)
+
+
+def test_progress_must_be_callable():
+    with pytest.raises(DistillEvalError, match="progress"):
+        bundled(progress=3)
+
+
+def test_calibrate_adds_the_calibration_section():
+    r = bundled(calibrate=True).to_dict()
+    assert "calibration" in r and "calibration" not in bundled().to_dict()

@@ -147,3 +147,20 @@ def test_float64_equals_the_cli_on_float64_files(multiclass, tmp_path):
     r = score(c.teacher.astype(np.float64), c.student.astype(np.float64), c.labels,
               temperature=c.args["temperature"], bins=c.args["bins"])
     assert r.to_dict() == without_inputs(cli_json(tmp_path, c.args))
+
+
+def test_calibrate_equals_the_cli(multiclass):
+    c = multiclass
+    r = run(c, calibrate=True, bootstrap=0)
+    d = r.to_dict()
+    assert d == without_inputs(c.cli_json("--calibrate", "--bootstrap", "0"))
+    assert r.calibration.student.temperature > 0
+    assert "calibration" not in run(c, bootstrap=0).to_dict()
+    acc = Accumulator(temperature=c.args["temperature"], bins=c.args["bins"], bootstrap=0,
+                      calibrate=True)
+    half = len(c.labels) // 2
+    acc.update(c.teacher[:half], c.student[:half], c.labels[:half])
+    acc.update(c.teacher[half:], c.student[half:], c.labels[half:])
+    assert acc.finish().to_dict() == d
+    with pytest.raises(DistillEvalError, match="calibrate"):
+        score(c.teacher, c.student, c.labels, calibrate="yes")

@@ -171,6 +171,7 @@ impl LoadArgs {
         PassOptions {
             batch_size: self.batch_size.max(1),
             progress,
+            hook: None,
         }
     }
 }

@@ -5,9 +5,11 @@
 //! the report is the one `distill-eval score` writes.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 
 use candle::Device;
 use distill_eval_metrics::{MetricsConfig, Thresholds};
+use distill_eval_runner::engine::pass::ProgressHook;
 use distill_eval_runner::engine::{Extras, Setup};
 use distill_eval_runner::error::Origins;
 use distill_eval_runner::family::classification::{ArrayScorer, HostLogits, HostValues};
@@ -181,10 +183,10 @@ struct Options {
     gates: Gates,
 }
 
-/// `(temperature, bins, bootstrap, seed)`, as the Python wrappers pass them.
-type Settings = (f64, usize, Option<usize>, u64);
+/// `(temperature, bins, bootstrap, seed, calibrate)`, as the Python wrappers pass them.
+type Settings = (f64, usize, Option<usize>, u64, bool);
 
-fn options((temperature, bins, bootstrap, seed): Settings) -> PyResult<Options> {
+fn options((temperature, bins, bootstrap, seed, calibrate): Settings) -> PyResult<Options> {
     if !(temperature.is_finite() && temperature > 0.0) {
         return Err(bad(format!(
             "temperature must be a positive number, got {temperature}\nhint: the softmax \
@@ -210,7 +212,7 @@ fn options((temperature, bins, bootstrap, seed): Settings) -> PyResult<Options> 
             extras: Extras {
                 resamples: bootstrap,
                 seed,
-                calibrate: false,
+                calibrate,
             },
             lm: Default::default(),
         },
@@ -258,16 +260,52 @@ fn update(scorer: &mut ArrayScorer, t: &View, s: &View, y: &View) -> Outcome<()>
 #[pyclass(module = "distill_eval._core", name = "CoreReport", frozen)]
 struct CoreReport {
     inner: RunnerReport,
+    /// Top-level JSON keys left out (those naming the files a saved-outputs family read).
+    hidden: &'static [&'static str],
+    /// Each private file path, and the Python argument every rendering names instead.
+    renames: Vec<(String, String)>,
 }
 
 impl CoreReport {
+    fn new(inner: RunnerReport) -> Self {
+        Self {
+            inner,
+            hidden: &[],
+            renames: Vec::new(),
+        }
+    }
+
     fn render(&self, format: Format) -> PyResult<String> {
+        if format == Format::Json && !self.hidden.is_empty() {
+            // Straight from the report, not through its text: serde_json's parser does not
+            // round every float back exactly.
+            let mut value = serde_json::to_value(&self.inner)
+                .map_err(|e| bad(format!("rendering the report failed: {e}")))?;
+            if let Some(map) = value.as_object_mut() {
+                for key in self.hidden {
+                    map.remove(*key);
+                }
+            }
+            let text = serde_json::to_string_pretty(&value)
+                .map_err(|e| bad(format!("rendering the report failed: {e}")))?;
+            return Ok(renamed(text, &self.renames));
+        }
         let mut out = Vec::new();
         self.inner
             .render(format, &mut out, Style::default())
             .map_err(|e| bad(format!("rendering the report failed: {e}")))?;
-        String::from_utf8(out).map_err(|e| bad(format!("rendering the report failed: {e}")))
+        let text =
+            String::from_utf8(out).map_err(|e| bad(format!("rendering the report failed: {e}")))?;
+        Ok(renamed(text, &self.renames))
     }
+}
+
+/// `text` with each private path replaced by the name of the argument it holds.
+fn renamed(mut text: String, renames: &[(String, String)]) -> String {
+    for (path, name) in renames {
+        text = text.replace(path.as_str(), name);
+    }
+    text
 }
 
 #[pymethods]
@@ -311,7 +349,7 @@ fn score(
         update(&mut scorer, &t, &s, &y)?;
         Ok(scorer.finish()?)
     })?;
-    Ok(CoreReport { inner })
+    Ok(CoreReport::new(inner))
 }
 
 /// The streaming scorer behind `distill_eval.Accumulator`.
@@ -356,7 +394,7 @@ impl CoreAccumulator {
     fn finish(&mut self, py: Python<'_>) -> PyResult<CoreReport> {
         let scorer = self.scorer.take().ok_or_else(finished)?;
         let inner = guarded(py, move || Ok(scorer.finish()?))?;
-        Ok(CoreReport { inner })
+        Ok(CoreReport::new(inner))
     }
 }
 
@@ -378,6 +416,7 @@ struct ReportArgs {
     bins: usize,
     bootstrap: Option<usize>,
     seed: u64,
+    calibrate: bool,
     device: String,
     dtype: String,
     batch_size: usize,
@@ -410,6 +449,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         bins: item(args, "bins")?,
         bootstrap: item(args, "bootstrap")?,
         seed: item(args, "seed")?,
+        calibrate: item(args, "calibrate")?,
         device: item(args, "device")?,
         dtype: item(args, "dtype")?,
         batch_size: item(args, "batch_size")?,
@@ -422,7 +462,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         label_field: item(args, "label_field")?,
         offline: item(args, "offline")?,
     };
-    let mut opts = options((a.temperature, a.bins, a.bootstrap, a.seed))?;
+    let mut opts = options((a.temperature, a.bins, a.bootstrap, a.seed, a.calibrate))?;
     let parse = |what: &str, e: String| bad(format!("{what}: {e}"));
     let device: DeviceSpec = a
         .device
@@ -467,11 +507,14 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         max_length: a.max_length,
         ..Default::default()
     };
+    let callback: Option<Py<PyAny>> = item(args, "progress")?;
+    let (hook, raised, _kept) = progress_hook(callback);
     opts.setup.pass = PassOptions {
         batch_size: a.batch_size,
         progress: false,
+        hook,
     };
-    let inner = guarded(py, move || {
+    let outcome = guarded(py, move || {
         let device = device.resolve().map_err(distill_eval_runner::Error::from)?;
         Ok(report(
             &ReportOptions {
@@ -482,8 +525,43 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
             },
             &device,
         )?)
-    })?;
-    Ok(CoreReport { inner })
+    });
+    // The callback's own exception, when it is what stopped the run.
+    if let Some(e) = raised.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    Ok(CoreReport::new(outcome?))
+}
+
+/// Where a progress callback's exception is kept until the run has stopped.
+type Raised = Arc<Mutex<Option<PyErr>>>;
+
+/// The runner's progress hook calling `callback(done, total, model)` with the GIL taken for
+/// the call only; an exception stops the pass and is kept to be raised as it is.
+///
+/// The caller keeps the returned `Arc` of the callback until after the run, so that the last
+/// reference to the Python object is dropped with the GIL held.
+#[allow(clippy::type_complexity)]
+fn progress_hook(
+    callback: Option<Py<PyAny>>,
+) -> (Option<ProgressHook>, Raised, Option<Arc<Py<PyAny>>>) {
+    let raised = Raised::default();
+    let Some(kept) = callback.map(Arc::new) else {
+        return (None, raised, None);
+    };
+    let callback = Arc::clone(&kept);
+    let slot = Arc::clone(&raised);
+    let hook = ProgressHook::new(move |p| {
+        Python::attach(|py| match callback.call1(py, (p.done, p.total, p.model)) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Err(text.into())
+            }
+        })
+    });
+    (Some(hook), raised, Some(kept))
 }
 
 fn item<'py, T: pyo3::conversion::FromPyObjectOwned<'py>>(
@@ -496,6 +574,69 @@ fn item<'py, T: pyo3::conversion::FromPyObjectOwned<'py>>(
     value.extract::<T>().map_err(|e| {
         let e: PyErr = e.into();
         bad(format!("{key}: {e}"))
+    })
+}
+
+/// The files of a saved-outputs family, in the places `distill-eval score --task` reads them.
+#[derive(Debug, Clone)]
+struct TaskFiles {
+    teacher: String,
+    student: String,
+    labels: String,
+}
+
+/// `distill-eval score --task TASK` on files the Python package wrote in the CLI's formats (or
+/// the user's own files for detection). `renames` maps each private path to the argument it
+/// holds: reports and errors name the argument. `cutoffs` is ranking's `--k`, `allow_empty`
+/// generation's `--allow-empty-hypotheses`.
+#[pyfunction]
+#[pyo3(signature = (task, teacher, student, labels, renames, cutoffs, allow_empty))]
+#[allow(clippy::too_many_arguments)]
+fn score_task(
+    py: Python<'_>,
+    task: &str,
+    teacher: String,
+    student: String,
+    labels: String,
+    renames: Vec<(String, String)>,
+    cutoffs: Vec<usize>,
+    allow_empty: bool,
+) -> PyResult<CoreReport> {
+    use distill_eval_runner::commands::score::{labels_setup, score, ScoreOptions};
+    use distill_eval_runner::family::{Task, TaskOptions};
+
+    let task: Task = task.parse().map_err(bad)?;
+    let hidden: &'static [&'static str] = match task {
+        Task::Regression => &["inputs"],
+        Task::Ranking | Task::Generation => &["data", "fields"],
+        Task::Detection => &["files"],
+        Task::Classification | Task::CausalLm => {
+            return Err(bad(format!("{task} is not a saved-outputs family")))
+        }
+    };
+    let files = TaskFiles {
+        teacher,
+        student,
+        labels,
+    };
+    let mut task_options = TaskOptions::default();
+    task_options.ranking.cutoffs = cutoffs;
+    task_options.generation.allow_empty = allow_empty;
+    let defaults = options((1.0, 10, None, 0, false))?;
+    let opts = ScoreOptions {
+        teacher_logits: files.teacher,
+        student_logits: files.student,
+        setup: labels_setup(defaults.setup, files.labels.into()),
+        gates: defaults.gates,
+        task,
+        options: task_options,
+    };
+    let inner = guarded(py, move || Ok(score(&opts, &Device::Cpu)?))
+        .map_err(|e| bad(renamed(e.value(py).to_string(), &renames)))?;
+    Ok(CoreReport {
+        inner,
+        hidden,
+        renames,
     })
 }
 
@@ -524,6 +665,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreAccumulator>()?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(score_task, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_address, m)?)?;
     Ok(())

@@ -517,6 +517,16 @@ pub enum Error {
         columns: usize,
     },
 
+    /// The progress hook of a pass asked it to stop.
+    #[error("the {model} pass was stopped by its progress callback: {source}\nhint: the callback raised or returned an error; fix it, or run without it")]
+    ProgressStopped {
+        /// The role of the model that was running.
+        model: String,
+        /// What the hook returned.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A family that reads only saved outputs was given a model.
     #[error("the {task} family reads saved outputs only\nhint: use `distill-eval score --task {task}` with saved predictions")]
     SavedOutputsOnly {

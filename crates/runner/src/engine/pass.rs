@@ -2,6 +2,7 @@
 //! forward on the model's device, and restore the input order, all without copying logits to
 //! the host.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle::{DType, Tensor};
@@ -12,12 +13,14 @@ use crate::error::{Error, Result};
 use crate::input::dataset::Row;
 
 /// How a pass is run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PassOptions {
     /// Examples per forward call.
     pub batch_size: usize,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Told how far each pass has got, bar or no bar (the Python package's `progress=`).
+    pub hook: Option<ProgressHook>,
 }
 
 impl Default for PassOptions {
@@ -25,7 +28,107 @@ impl Default for PassOptions {
         Self {
             batch_size: 64,
             progress: false,
+            hook: None,
         }
+    }
+}
+
+/// How far a pass has got, as a [`ProgressHook`] is told.
+#[derive(Debug, Clone, Copy)]
+pub struct PassProgress<'a> {
+    /// Units done so far.
+    pub done: usize,
+    /// Units of the whole pass.
+    pub total: usize,
+    /// What runs: the model's role (`teacher`, `student`, `step 500`), or `teacher+student`
+    /// (`teacher+students`) for causal LMs, which run in lockstep.
+    pub model: &'a str,
+    /// What is counted: `examples`, or `tokens` for causal LMs.
+    pub unit: &'static str,
+}
+
+/// What a [`ProgressHook`] returns: an error stops the pass ([`Error::ProgressStopped`]).
+pub type HookResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A function told how far each pass has got: once with `done = 0` before the first batch, then
+/// after each batch. It lets a caller that is not a terminal (the Python package) follow the
+/// run, and stop it by returning an error.
+#[derive(Clone)]
+pub struct ProgressHook(Arc<dyn Fn(&PassProgress<'_>) -> HookResult + Send + Sync>);
+
+impl ProgressHook {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&PassProgress<'_>) -> HookResult + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
+/// A pass's progress: the terminal bar and the hook, moved together.
+pub(crate) struct Meter<'a> {
+    bar: ProgressBar,
+    hook: Option<&'a ProgressHook>,
+    done: usize,
+    total: usize,
+    model: String,
+    unit: &'static str,
+}
+
+impl<'a> Meter<'a> {
+    /// Starts counting `total` `unit`s of `model`, telling the hook `done = 0`.
+    pub(crate) fn start(
+        bar: ProgressBar,
+        hook: Option<&'a ProgressHook>,
+        total: usize,
+        model: &str,
+        unit: &'static str,
+    ) -> Result<Self> {
+        let meter = Self {
+            bar,
+            hook,
+            done: 0,
+            total,
+            model: model.to_owned(),
+            unit,
+        };
+        meter.tell()?;
+        Ok(meter)
+    }
+
+    /// Counts `n` more units done.
+    pub(crate) fn inc(&mut self, n: usize) -> Result<()> {
+        self.bar.inc(n as u64);
+        self.done += n;
+        self.tell()
+    }
+
+    fn tell(&self) -> Result<()> {
+        let Some(hook) = self.hook else {
+            return Ok(());
+        };
+        (hook.0)(&PassProgress {
+            done: self.done,
+            total: self.total,
+            model: &self.model,
+            unit: self.unit,
+        })
+        .map_err(|source| {
+            self.bar.abandon();
+            Error::ProgressStopped {
+                model: self.model.clone(),
+                source,
+            }
+        })
+    }
+
+    /// Clears the bar.
+    pub(crate) fn finish(self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -72,6 +175,7 @@ pub fn run_model(
     tracing::debug!(seconds = start.elapsed().as_secs_f64(), "tokenized");
     let order = length_order(&encoded);
     let bar = progress_bar(rows.len(), role, &model.info.id, opts.progress);
+    let mut meter = Meter::start(bar, opts.hook.as_ref(), rows.len(), role, "examples")?;
     let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
     let groups = batches(&order, &lens, opts.batch_size.max(1));
     let mut chunks = Vec::with_capacity(groups.len());
@@ -80,7 +184,7 @@ pub fn run_model(
         let batch = model.batch(&items)?;
         let logits = model.forward(&batch)?.to_dtype(DType::F32)?; // (b, C)
         chunks.push(logits);
-        bar.inc(idx.len() as u64);
+        meter.inc(idx.len())?;
     }
     let sorted = Tensor::cat(&chunks, 0)?; // (n, C) in length order
                                            // Row `order[j]` of the input is row `j` of `sorted`: gather with the inverse permutation.
@@ -92,7 +196,7 @@ pub fn run_model(
     let logits = sorted.index_select(&inverse, 0)?; // (n, C) in input order
     model.device().synchronize()?;
     let seconds = start.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    meter.finish();
     tracing::info!(
         model = %model.info.id,
         seconds,
@@ -180,6 +284,45 @@ mod tests {
         let got = batches(&order, &lens, 65_536);
         assert_eq!(got.len(), 4);
         assert!(got.iter().all(|r| r.len() <= per_batch && !r.is_empty()));
+    }
+
+    #[test]
+    fn meter_tells_the_hook_and_stops_on_its_error() {
+        use std::sync::Mutex;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let hook = ProgressHook::new(move |p| {
+            log.lock()
+                .unwrap()
+                .push((p.done, p.total, p.model.to_owned(), p.unit));
+            if p.done >= 7 {
+                return Err("enough".into());
+            }
+            Ok(())
+        });
+        let mut meter = Meter::start(
+            ProgressBar::hidden(),
+            Some(&hook),
+            10,
+            "teacher",
+            "examples",
+        )
+        .unwrap();
+        meter.inc(4).unwrap();
+        let err = meter.inc(3).unwrap_err();
+        let row = |d| (d, 10, "teacher".to_owned(), "examples");
+        assert_eq!(*seen.lock().unwrap(), vec![row(0), row(4), row(7)]);
+        assert!(matches!(err, Error::ProgressStopped { ref model, .. } if model == "teacher"));
+        let text = err.to_string();
+        assert!(
+            text.contains("enough") && text.contains("\nhint: "),
+            "{text}"
+        );
+        // No hook: counting never fails.
+        let mut quiet =
+            Meter::start(ProgressBar::hidden(), None, 3, "student", "examples").unwrap();
+        quiet.inc(3).unwrap();
+        quiet.finish();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use candle::{Device, Tensor};
 use distill_eval_metrics::Accumulator;
 
-use super::evaluate::{extras_of, CHUNK_ELEMENTS};
+use super::evaluate::{extras, extras_of, CHUNK_ELEMENTS};
 use super::ClassificationFindings;
 use crate::engine::Setup;
 use crate::error::{Error, Origins, Result};
@@ -63,6 +63,31 @@ pub struct ArrayScorer {
     acc: Option<Accumulator>,
     classes: usize,
     rows: usize,
+    /// With `--calibrate`, every row (temperature scaling fits on all of them at the end).
+    kept: Option<Kept>,
+}
+
+/// The rows a calibrating scorer keeps: each side's chunks as added, and the labels.
+#[derive(Debug, Default)]
+struct Kept {
+    teacher: Vec<Tensor>,
+    student: Vec<Tensor>,
+    labels: Vec<i64>,
+}
+
+impl Kept {
+    /// Each side's `(n, C)` logits in the precision of its first batch, and the labels.
+    fn all(self) -> Result<(Tensor, Tensor, Vec<i64>)> {
+        let side = |chunks: Vec<Tensor>| -> Result<Tensor> {
+            let dtype = chunks[0].dtype();
+            let chunks = chunks
+                .iter()
+                .map(|c| c.to_dtype(dtype))
+                .collect::<candle::Result<Vec<_>>>()?;
+            Ok(Tensor::cat(&chunks, 0)?) // (n, C)
+        };
+        Ok((side(self.teacher)?, side(self.student)?, self.labels))
+    }
 }
 
 impl std::fmt::Debug for ArrayScorer {
@@ -86,6 +111,7 @@ impl ArrayScorer {
             acc: None,
             classes: 0,
             rows: 0,
+            kept: None,
         }
     }
 
@@ -175,11 +201,15 @@ impl ArrayScorer {
                 .iter()
                 .map(|&l| l as u32)
                 .collect();
-            acc.update(
-                &teacher.rows_tensor(start, len, &self.device)?, // (len, C)
-                &student.rows_tensor(start, len, &self.device)?, // (len, C)
-                &Tensor::from_vec(y, len, &self.device)?,        // (len)
-            )?;
+            let t = teacher.rows_tensor(start, len, &self.device)?; // (len, C)
+            let st = student.rows_tensor(start, len, &self.device)?; // (len, C)
+            acc.update(&t, &st, &Tensor::from_vec(y, len, &self.device)?)?; // labels (len)
+            if self.setup.extras.calibrate {
+                let kept = self.kept.get_or_insert_with(Kept::default);
+                kept.teacher.push(t);
+                kept.student.push(st);
+                kept.labels.extend_from_slice(&labels[start..start + len]);
+            }
             start += len;
         }
         self.rows += teacher.rows;
@@ -196,14 +226,21 @@ impl ArrayScorer {
         let evaluation = acc
             .finish()
             .map_err(|e| Error::from_metrics(e, &self.origins))?;
-        let bootstrap = extras_of(&evaluation, &self.setup.metrics, &self.setup.extras)?;
+        let (metrics, wanted) = (&self.setup.metrics, &self.setup.extras);
+        let (bootstrap, calibration) = match self.kept {
+            Some(kept) => {
+                let (t, st, labels) = kept.all()?;
+                extras(&t, &st, &labels, &evaluation, metrics, wanted)?
+            }
+            None => (extras_of(&evaluation, metrics, wanted)?, None),
+        };
         let class_names = (0..self.classes).map(|c| c.to_string()).collect();
         let findings = ClassificationFindings::new(
             evaluation,
             class_names,
             self.setup.metrics.thresholds.clone(),
             bootstrap,
-            None,
+            calibration,
             None,
         );
         Ok(ReportBuilder::new(Box::new(findings)).build(&self.gates))
@@ -230,6 +267,7 @@ mod tests {
     use super::*;
     use crate::commands::score::{labels_setup, score, ScoreOptions};
     use crate::family::{Task, TaskOptions};
+    use crate::engine::Extras;
     use crate::input::npy::write_f32;
     use crate::output::{Document, Format};
 
@@ -272,6 +310,23 @@ mod tests {
 
     #[test]
     fn batches_equal_the_score_command_on_files() -> TestResult {
+        equal_to_files(Extras::default())
+    }
+
+    #[test]
+    fn calibrated_batches_equal_the_score_command_on_files() -> TestResult {
+        equal_to_files(Extras {
+            resamples: Some(50),
+            seed: 3,
+            calibrate: true,
+        })
+    }
+
+    fn equal_to_files(extras: Extras) -> TestResult {
+        let setup = || Setup {
+            extras: extras.clone(),
+            ..setup()
+        };
         let (n, c) = (300, 4);
         let (t, s) = (logits(n, c, 1), logits(n, c, 7));
         let y: Vec<i64> = (0..n as i64).map(|i| (i * 7) % c as i64).collect();
@@ -307,7 +362,9 @@ mod tests {
             scorer.update(view(&t, c, lo, hi), view(&s, c, lo, hi), &y[lo..hi])?;
         }
         assert_eq!(scorer.rows(), n);
-        assert_eq!(json(&scorer.finish()?), json(&from_files));
+        let got = json(&scorer.finish()?);
+        assert_eq!(got, json(&from_files));
+        assert_eq!(got.get("calibration").is_some(), extras.calibrate);
         Ok(())
     }
 

@@ -301,10 +301,9 @@ impl Lm {
             &refs,
             &docs,
             &windows,
-            setup.pass.batch_size,
+            &setup.pass,
             temperature,
             top_k,
-            setup.pass.progress,
         )?;
 
         let questions = match &setup.lm.choices {

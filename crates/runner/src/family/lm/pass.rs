@@ -11,7 +11,7 @@ use distill_eval_model::Model;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::windows::Window;
-use crate::engine::pass::batches;
+use crate::engine::pass::{batches, Meter, PassOptions};
 use crate::error::Result;
 
 /// The most logits (positions x vocabulary) one chunk of the LM head produces: 2^22, 16 MiB in
@@ -98,20 +98,19 @@ pub fn lockstep(
     students: &[&Model],
     docs: &[Vec<u32>],
     windows: &[Window],
-    batch_size: usize,
+    pass: &PassOptions,
     temperature: f64,
     top_k: usize,
-    progress: bool,
 ) -> Result<Scored> {
     lockstep_chunked(
         teacher,
         students,
         docs,
         windows,
-        (batch_size, LOGIT_CELLS),
+        (pass.batch_size, LOGIT_CELLS),
         temperature,
         top_k,
-        progress,
+        pass,
     )
 }
 
@@ -125,12 +124,18 @@ fn lockstep_chunked(
     (batch_size, logit_cells): (usize, usize),
     temperature: f64,
     top_k: usize,
-    progress: bool,
+    progress: &PassOptions,
 ) -> Result<Scored> {
     let lens: Vec<usize> = windows.iter().map(Window::len).collect();
     let groups = length_batches(&lens, batch_size, |_| true);
     let total: usize = windows.iter().map(Window::scored).sum();
-    let bar = bar(total, "tokens", progress);
+    let bar = bar(total, "tokens", progress.progress);
+    let role = if students.len() == 1 {
+        "teacher+student"
+    } else {
+        "teacher+students"
+    };
+    let mut meter = Meter::start(bar, progress.hook.as_ref(), total, role, "tokens")?;
 
     let mut stats = vec![TokenStats::default(); students.len()];
     let (mut doc_of, mut pos_of) = (Vec::with_capacity(total), Vec::with_capacity(total));
@@ -177,10 +182,10 @@ fn lockstep_chunked(
                 let s_logits = s_logits.to_device(t_logits.device())?;
                 stats[k].extend(token_stats(&t_logits, &s_logits, &tgt, temperature, top_k)?);
             }
-            bar.inc(len as u64);
+            meter.inc(len)?;
         }
     }
-    bar.finish_and_clear();
+    meter.finish();
 
     // Back to document order.
     let mut perm: Vec<usize> = (0..doc_of.len()).collect();
@@ -317,9 +322,9 @@ mod tests {
         let docs = t.encode_documents(&texts).unwrap();
         let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
         let whole = Windowing::new(None, None, 128).unwrap().plan(&lens);
-        let one = lockstep_chunked(&t, &[&s], &docs, &whole, (64, LOGIT_CELLS), 1.0, 5, false).unwrap();
+        let one = lockstep_chunked(&t, &[&s], &docs, &whole, (64, LOGIT_CELLS), 1.0, 5, &PassOptions::default()).unwrap();
         // Chunks of 7 positions (300-token vocabulary), one window per batch.
-        let small = lockstep_chunked(&t, &[&s], &docs, &whole, (1, 300 * 7), 1.0, 5, false).unwrap();
+        let small = lockstep_chunked(&t, &[&s], &docs, &whole, (1, 300 * 7), 1.0, 5, &PassOptions::default()).unwrap();
         assert_eq!(one.doc_of, small.doc_of);
         assert_eq!(one.pos_of, small.pos_of);
         let (a, b) = (&one.stats[0], &small.stats[0]);
@@ -334,7 +339,7 @@ mod tests {
         assert!(one.pos_of.windows(2).zip(one.doc_of.windows(2)).all(|(p, d)| d[0] < d[1] || p[0] + 1 == p[1]));
         // Narrow windows score the same tokens.
         let narrow = Windowing::new(Some(6), Some(2), 128).unwrap().plan(&lens);
-        let w = lockstep_chunked(&t, &[&s], &docs, &narrow, (3, 300 * 5), 1.0, 5, false).unwrap();
+        let w = lockstep_chunked(&t, &[&s], &docs, &narrow, (3, 300 * 5), 1.0, 5, &PassOptions::default()).unwrap();
         assert_eq!((w.doc_of.clone(), w.pos_of.clone()), (one.doc_of.clone(), one.pos_of.clone()));
         assert!(w.tokens_read > one.tokens_read);
     }
