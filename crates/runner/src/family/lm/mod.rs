@@ -19,6 +19,7 @@ pub mod windows;
 
 use std::io::{self, Write};
 
+use distill_eval_metrics::llama_cpp::LlamaCppStats;
 use distill_eval_metrics::token_summary::{token_bootstrap, TokenBootstrap, TokenSummary};
 use distill_eval_metrics::tokens::TokenStats;
 use distill_eval_metrics::{Thresholds, Verdict};
@@ -193,6 +194,9 @@ pub struct LmFindings {
     /// Bootstrap intervals by document.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<TokenBootstrap>,
+    /// llama.cpp's `--kl-divergence` statistics, with `--chunking llama-cpp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llama_cpp: Option<LlamaCppStats>,
     /// Tokens per second.
     pub tokens_per_second: Throughput,
     /// The verdict.
@@ -353,6 +357,14 @@ impl Lm {
             );
             let divergent_documents =
                 divergent(t, &texts, stats, &scored.doc_of, &scored.pos_of, &docs);
+            let llama_cpp = chunked.then(|| {
+                LlamaCppStats::of(
+                    &stats.student_nll,
+                    &stats.teacher_nll,
+                    &stats.kl,
+                    &stats.top1_agree,
+                )
+            });
             let findings = LmFindings {
                 task: "causal-lm",
                 documents: doc_count,
@@ -370,6 +382,7 @@ impl Lm {
                 retention,
                 multiple_choice,
                 bootstrap,
+                llama_cpp,
                 tokens_per_second: Throughput {
                     teacher: scored.tokens_read as f64 / scored.teacher_seconds.max(1e-9),
                     student: scored.tokens_read as f64 / scored.student_seconds[k].max(1e-9),
