@@ -166,12 +166,67 @@ fn llama_cpp_chunking_scores_the_second_half_of_each_chunk() {
     assert_eq!(num(&got, &["stride"]), 64.0);
     let kl = num(&got, &["kl_divergence"]);
     assert!(kl > 0.0 && kl < 1e-3, "KL {kl}");
+    // llama.cpp's statistics, over the same tokens as the report's own figures.
+    let l = &got["llama_cpp"];
+    assert!(windows.get("llama_cpp").is_none());
+    assert_eq!(num(l, &["tokens"]), chunks * 31.0);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    for (ours, theirs) in [
+        (&["kl_divergence"][..], &["kld", "value"][..]),
+        (&["kl_divergence_stderr"], &["kld", "uncertainty"]),
+        (&["student", "perplexity"], &["ppl_q", "value"]),
+        (&["teacher", "perplexity"], &["ppl_base", "value"]),
+        (&["top1_agreement"], &["same_top_p", "value"]),
+        (&["top1_agreement_stderr"], &["same_top_p", "uncertainty"]),
+        (&["ln_perplexity_ratio"], &["ln_ppl_ratio", "value"]),
+        (
+            &["ln_perplexity_ratio_stderr"],
+            &["ln_ppl_ratio", "uncertainty"],
+        ),
+        (&["delta_p", "mean"], &["delta_p", "value"]),
+        (&["delta_p", "rms"], &["rms_delta_p", "value"]),
+        (&["kl_percentiles", "p99_9"], &["kld_percentiles", "p99_9"]),
+    ] {
+        let (a, b) = (num(&got, ours), num(l, theirs));
+        assert!(close(a, b), "{ours:?} {a} vs llama_cpp {theirs:?} {b}");
+    }
+    // PPL(Q)/PPL(base) carries the ln ratio's uncertainty to first order.
+    let ratio = num(l, &["ppl_ratio", "value"]);
+    assert!(close(ratio, num(&got, &["perplexity_ratio"])));
+    assert!(close(
+        num(l, &["ppl_ratio", "uncertainty"]),
+        ratio * num(l, &["ln_ppl_ratio", "uncertainty"])
+    ));
+    let cor = num(l, &["ln_ppl_correlation"]);
+    assert!(cor > 0.99 && cor <= 1.0 + 1e-9, "{cor}");
     let text = args(&["--chunking", "llama-cpp", "--context", "64"]);
     assert!(
         text.stdout.contains("llama.cpp chunks of 64 tokens"),
         "{}",
         text.stdout
     );
+    let kld_line = format!(
+        "Mean    KLD: {:10.6} ± {:10.6}",
+        num(l, &["kld", "value"]),
+        num(l, &["kld", "uncertainty"])
+    );
+    for line in [
+        "====== Perplexity statistics ======",
+        "Mean PPL(Q)                   : ",
+        "Cor(ln(PPL(Q)), ln(PPL(base))): ",
+        "Mean PPL(Q)-PPL(base)         : ",
+        kld_line.as_str(),
+        "99.9%   KLD: ",
+        "====== Token probability statistics ======",
+        "RMS Δp    : ",
+        "Same top p: ",
+    ] {
+        assert!(
+            text.stdout.contains(line),
+            "{line:?} missing:\n{}",
+            text.stdout
+        );
+    }
     // A corpus shorter than one chunk.
     let r = args(&[
         "--chunking",

@@ -6,6 +6,7 @@ mod common;
 mod decide;
 mod gguf;
 mod html;
+mod kld;
 mod lm;
 mod regression;
 mod report;

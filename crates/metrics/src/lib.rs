@@ -32,6 +32,7 @@ pub mod classification;
 mod error;
 mod evaluation;
 mod fused;
+pub mod llama_cpp;
 pub mod probs;
 pub mod rank;
 pub mod significance;

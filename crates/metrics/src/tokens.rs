@@ -166,13 +166,72 @@ pub fn token_stats(
             log_probs(student, 1.0, dtype)?,
         )
     };
-    let targets = targets.to_dtype(DType::U32)?;
-    let t_nll = nll_per_example(&lp1, &targets)?;
-    let s_nll = nll_per_example(&lq1, &targets)?;
     let agree = teacher.argmax(D::Minus1)?.eq(&student.argmax(D::Minus1)?)?;
+    assemble(&lp1, &lq1, d, &agree, targets, k)
+}
+
+/// llama.cpp's floor of a base's log-probabilities: entries at or below it are left out of
+/// KL(base ‖ Q) (`p_log_base > -16.f` in `perplexity.cpp`'s `log_softmax`).
+pub const BASE_LOG_PROB_FLOOR: f64 = -16.0;
+
+/// [`token_stats`] against a teacher given as `(n, V)` log-probabilities (a llama.cpp base
+/// file's, at T = 1), used as stored, the way `llama-perplexity --kl-divergence` uses them:
+/// not renormalized, the teacher's NLL is minus its stored log-probability of the target, and
+/// KL(p ‖ q) = Σ p (log p - log q) over the entries above [`BASE_LOG_PROB_FLOOR`], not clamped
+/// at 0 (a 16-bit base can make it slightly negative). Reverse KL and Jensen-Shannon use the
+/// same masked p. The argmaxes compared are the first maxima of the stored log-probabilities
+/// and of the student's logits.
+pub fn base_token_stats(
+    base_log_p: &Tensor,
+    student: &Tensor,
+    targets: &Tensor,
+    k: usize,
+) -> Result<TokenStats> {
+    let (n, v) = base_log_p.dims2()?;
+    let (ns, vs) = student.dims2()?;
+    let nt = targets.dims1()?;
+    if (ns, vs) != (n, v) || nt != n {
+        return Err(Error::InvalidConfig {
+            name: "token logits",
+            expected: "(positions, vocab) base log-probabilities and student logits and (positions) targets of one shape",
+            value: format!("base {:?}, student {:?}, targets {:?}", (n, v), (ns, vs), nt),
+            hint: "score the same positions with models of one vocabulary",
+        });
+    }
+    if n == 0 {
+        return Ok(TokenStats::default());
+    }
+    let dtype = precise_dtype(student.device());
+    let log_p = base_log_p.to_dtype(dtype)?;
+    let log_q = log_probs(student, 1.0, dtype)?;
+    let kept = log_p.gt(BASE_LOG_PROB_FLOOR)?;
+    let p = kept.where_cond(&log_p.exp()?, &log_p.zeros_like()?)?;
+    let q = log_q.exp()?;
+    let mut d = divergences(&log_p, &log_q, &p, &q)?;
+    d.kl = (&p * (&log_p - &log_q)?)?.sum(D::Minus1)?;
+    let agree = base_log_p
+        .argmax(D::Minus1)?
+        .eq(&student.argmax(D::Minus1)?)?;
+    assemble(&log_p, &log_q, d, &agree, targets, k)
+}
+
+/// The per-token figures from T = 1 log-probabilities `lp1`, `lq1`, the divergences and the
+/// argmax agreement.
+fn assemble(
+    lp1: &Tensor,
+    lq1: &Tensor,
+    d: crate::probs::Divergences,
+    agree: &Tensor,
+    targets: &Tensor,
+    k: usize,
+) -> Result<TokenStats> {
+    let v = lp1.dims2()?.1;
+    let targets = targets.to_dtype(DType::U32)?;
+    let t_nll = nll_per_example(lp1, &targets)?;
+    let s_nll = nll_per_example(lq1, &targets)?;
     let k = k.clamp(1, v);
-    let (t_ids, t_lp) = top_k(&lp1, k)?;
-    let (s_ids, s_lp) = top_k(&lq1, k)?;
+    let (t_ids, t_lp) = top_k(lp1, k)?;
+    let (s_ids, s_lp) = top_k(lq1, k)?;
     // (n, k, 1) against (n, 1, k): a top-k id of one model found among the other's.
     let common = t_ids
         .unsqueeze(2)?
@@ -275,6 +334,50 @@ mod tests {
         assert!((st.student_nll[2] - 4f64.ln()).abs() < 1e-6);
         let ppl = (st.teacher_nll.iter().sum::<f64>() / 3.0).exp();
         assert!((st.teacher_perplexity().unwrap() - ppl).abs() < 1e-12);
+        Ok(())
+    }
+
+    #[test]
+    fn a_stored_base_is_used_as_llama_cpp_uses_it() -> Result<()> {
+        let dev = Device::Cpu;
+        // Stored log-probabilities, not normalized (16-bit rounding), one entry at the floor.
+        let base = [[-0.5f32, -1.2, -20.0, -3.0], [-2.0, -0.3, -2.0, -4.0]];
+        let student = [[1.0f32, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]];
+        let targets = Tensor::new(&[3u32, 1], &dev)?;
+        let st = base_token_stats(
+            &Tensor::new(&base, &dev)?,
+            &Tensor::new(&student, &dev)?,
+            &targets,
+            2,
+        )?;
+        for i in 0..2 {
+            let s: Vec<f64> = student[i].iter().map(|&x| f64::from(x)).collect();
+            let lse = s.iter().map(|x| x.exp()).sum::<f64>().ln();
+            // Σ over entries above -16 of p (log p - log q), p = exp(stored), no clamp.
+            let kl: f64 = base[i]
+                .iter()
+                .zip(&s)
+                .filter(|(&b, _)| b > -16.0)
+                .map(|(&b, &z)| f64::from(b).exp() * (f64::from(b) - (z - lse)))
+                .sum();
+            assert!((st.kl[i] - kl).abs() < 1e-9, "{i}: {} vs {kl}", st.kl[i]);
+        }
+        // The teacher's NLL is minus the stored value; the student's is its log-softmax's.
+        assert!((st.teacher_nll[0] - 3.0).abs() < 1e-9);
+        assert!((st.teacher_nll[1] - 0.3).abs() < 1e-6);
+        assert!((st.student_nll[1] - 4f64.ln()).abs() < 1e-9);
+        // Argmaxes: 0 and 0 agree; the base's 1 against the uniform student's first, 0.
+        assert_eq!(st.top1_agree, [true, false]);
+        assert_eq!(st.teacher_top[1][0].0, 1);
+        // A uniform student against a base of mass above 1 gives a negative KL, kept.
+        let heavy = Tensor::new(&[[-1.0f32, -1.0, -1.0, -1.0]], &dev)?;
+        let flat = Tensor::new(&[[0.0f32; 4]], &dev)?;
+        let st = base_token_stats(&heavy, &flat, &Tensor::new(&[0u32], &dev)?, 1)?;
+        let want = 4.0 * (-1f64).exp() * (-1.0 + 4f64.ln());
+        assert!((st.kl[0] - want).abs() < 1e-9 && st.kl[0] > 0.0);
+        let light = Tensor::new(&[[-2.0f32, -2.0, -2.0, -2.0]], &dev)?;
+        let st = base_token_stats(&light, &flat, &Tensor::new(&[0u32], &dev)?, 1)?;
+        assert!(st.kl[0] < 0.0, "{}", st.kl[0]);
         Ok(())
     }
 

@@ -568,7 +568,7 @@ pub enum Error {
     },
 
     /// Saved outputs given for a causal LM.
-    #[error("{flag} is not read for causal LMs: token-level figures need both models run over the documents\nhint: pass --teacher and --student checkpoints")]
+    #[error("{flag} is not read for causal LMs, except a llama.cpp base file as the teacher: token-level figures need both models run over the documents\nhint: pass --teacher and --student checkpoints, or --teacher-logits FILE.kld written by `llama-perplexity --kl-divergence-base`")]
     LmSavedOutputs {
         /// The flag.
         flag: &'static str,
@@ -615,6 +615,35 @@ pub enum Error {
         /// Where.
         at: Position,
         /// What is wrong.
+        reason: String,
+    },
+
+    /// A llama.cpp base file (`--kl-divergence-base`) that is not one, or is cut short.
+    #[error("{}: {reason}\nhint: give the whole file that `llama-perplexity --kl-divergence-base FILE` wrote (it starts with `_logits_`); write it again if it was cut short", .path.display())]
+    BadKldFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An option that a llama.cpp base teacher cannot serve.
+    #[error("{} is a llama.cpp base file, and {flag} does not apply: {why}\nhint: leave {flag} out, or pass the base model itself with --teacher", .path.display())]
+    KldOption {
+        /// The file.
+        path: PathBuf,
+        /// The flag.
+        flag: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
+
+    /// A llama.cpp base file that does not describe the data or the student.
+    #[error("{}: {reason}\nhint: the student must read --data as the base model did: pass the text the base was computed on and a student with the base model's tokenizer and vocabulary; --context comes from the file", .path.display())]
+    KldMismatch {
+        /// The file.
+        path: PathBuf,
+        /// What disagrees.
         reason: String,
     },
 

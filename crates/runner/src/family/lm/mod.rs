@@ -13,12 +13,14 @@
 //! when that is lower.
 
 pub mod choices;
+pub mod kld;
 pub mod pass;
 mod render;
 pub mod windows;
 
 use std::io::{self, Write};
 
+use distill_eval_metrics::llama_cpp::LlamaCppStats;
 use distill_eval_metrics::token_summary::{token_bootstrap, TokenBootstrap, TokenSummary};
 use distill_eval_metrics::tokens::TokenStats;
 use distill_eval_metrics::{Thresholds, Verdict};
@@ -36,8 +38,9 @@ use crate::report::{
 };
 
 pub use choices::{Flips, MultipleChoice};
+use kld::KldBase;
 pub use pass::document_logits;
-use windows::Windowing;
+use windows::{Window, Windowing};
 
 /// Documents listed in the "where the student diverges most" section.
 pub const DOCUMENTS_SHOWN: usize = 5;
@@ -62,10 +65,13 @@ impl Lm {
     }
 }
 
-/// The loaded teacher.
+/// The teacher: a checkpoint, or a llama.cpp base file of its log-probabilities.
 #[derive(Debug)]
-pub struct LmTeacher {
-    model: Model,
+pub enum LmTeacher {
+    /// A checkpoint run over the documents.
+    Model(Box<Model>),
+    /// `llama-perplexity --kl-divergence-base`'s file (`--teacher-logits FILE.kld`).
+    Base(Box<KldBase>),
 }
 
 fn load_lm(session: &Session, source: &distill_eval_model::ModelSource) -> Result<Model> {
@@ -86,14 +92,24 @@ impl Family for Lm {
         teacher: &TeacherSource,
         _first: &StudentSpec,
     ) -> Result<(LmTeacher, Option<Report>)> {
-        let TeacherSource::Model(source) = teacher else {
-            return Err(Error::LmSavedOutputs {
-                flag: "--teacher-logits",
-            });
+        let source = match teacher {
+            TeacherSource::Model(source) => source,
+            TeacherSource::Logits { spec, .. } => {
+                let path = std::path::Path::new(spec);
+                let named = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("kld"));
+                if named || kld::is_kld(path) {
+                    return Ok((LmTeacher::Base(Box::new(KldBase::open(path)?)), None));
+                }
+                return Err(Error::LmSavedOutputs {
+                    flag: "--teacher-logits",
+                });
+            }
         };
         let model = load_lm(session, source)?;
         model.causal_lm()?;
-        Ok((LmTeacher { model }, None))
+        Ok((LmTeacher::Model(Box::new(model)), None))
     }
 
     fn student(
@@ -193,6 +209,9 @@ pub struct LmFindings {
     /// Bootstrap intervals by document.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<TokenBootstrap>,
+    /// llama.cpp's `--kl-divergence` statistics, with `--chunking llama-cpp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llama_cpp: Option<LlamaCppStats>,
     /// Tokens per second.
     pub tokens_per_second: Throughput,
     /// The verdict.
@@ -206,6 +225,20 @@ pub struct LmFindings {
     pub token_kl: Vec<f64>,
 }
 
+/// What a pass scored, whichever the teacher: the documents (or chunks) with their texts, how
+/// they were cut, and the per-token figures.
+struct Pass<'a> {
+    docs: Vec<Vec<u32>>,
+    texts: Vec<String>,
+    context: usize,
+    stride: usize,
+    skipped: usize,
+    chunked: bool,
+    scored: pass::Scored,
+    /// The model whose tokenizer decodes the tokens (the teacher, or the first student).
+    vocab: &'a Model,
+}
+
 impl Lm {
     /// Every student against the teacher, in lockstep.
     fn students(
@@ -215,7 +248,6 @@ impl Lm {
         specs: &[StudentSpec],
     ) -> Result<Vec<Report>> {
         let setup = &session.setup;
-        let t = &teacher.model;
         let data = session.dataset().ok_or(Error::NoData)?;
         let mut students = Vec::with_capacity(specs.len());
         for spec in specs {
@@ -225,94 +257,43 @@ impl Lm {
                 });
             };
             let s = load_lm(session, source)?;
-            check_pair(t, &s)?;
+            if let LmTeacher::Model(t) = teacher {
+                check_pair(t, &s)?;
+            } else {
+                s.causal_lm()?;
+            }
             students.push(s);
         }
-
         let texts: Vec<&str> = data.rows.iter().map(|r| r.text.as_str()).collect();
-        let docs = t.encode_documents(&texts)?;
-        for s in &students {
-            let theirs = s.encode_documents(&texts)?;
-            if let Some(i) = (0..docs.len()).find(|&i| docs[i] != theirs[i]) {
-                return Err(Error::VocabMismatch {
-                    teacher: t.info.id.clone(),
-                    student: s.info.id.clone(),
-                    difference: format!(
-                        "{} of {} tokenizes differently ({} tokens against {})",
-                        data.rows[i].position,
-                        data.source,
-                        docs[i].len(),
-                        theirs[i].len()
-                    ),
-                });
-            }
-        }
-        let mut max_positions = t.lm_max_positions()?;
-        for s in &students {
-            max_positions = max_positions.min(s.lm_max_positions()?);
-        }
-        let windowing = Windowing::new(setup.lm.context, setup.lm.stride, max_positions)?;
-        let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
-        let skipped = lens.iter().filter(|&&l| l < 2).count();
-        if skipped == docs.len() {
-            return Err(Error::NoTokensToPredict {
-                source_name: data.source.clone(),
-                documents: docs.len(),
-            });
-        }
-        let chunked = setup.lm.chunking == Chunking::LlamaCpp;
-        // llama.cpp's scheme: the chunks become the documents (and their texts the tokens'
-        // pieces), so everything downstream is shared.
-        let (docs, chunk_texts, windows) = if chunked {
-            let stream: Vec<u32> = docs.concat();
-            // The tokenizer adds a BOS when an empty text encodes to one token.
-            let bos = t.encode_documents(&[""])?[0].first().copied();
-            let (chunks, windows) = windows::llama_cpp_chunks(&stream, windowing.context, bos);
-            if chunks.is_empty() {
-                return Err(Error::BadWindow {
-                    reason: format!(
-                        "--chunking llama-cpp needs at least one chunk of --context {} tokens, but {} has {} tokens",
-                        windowing.context,
-                        data.source,
-                        stream.len()
-                    ),
-                    max_positions,
-                });
-            }
-            let texts: Vec<String> = chunks
-                .iter()
-                .map(|c| c.iter().map(|&id| t.token_text(id)).collect())
-                .collect();
-            (chunks, Some(texts), windows)
-        } else {
-            let windows = windowing.plan(&lens);
-            (docs, None, windows)
-        };
-        let texts: Vec<&str> = match &chunk_texts {
-            Some(c) => c.iter().map(String::as_str).collect(),
-            None => texts,
-        };
-        let skipped = if chunked { 0 } else { skipped };
-        let refs: Vec<&Model> = students.iter().collect();
-        let temperature = setup.metrics.temperature;
         let top_k = setup.lm.top_k.max(1);
-        let scored = pass::lockstep(
-            t,
-            &refs,
-            &docs,
-            &windows,
-            &setup.pass,
-            temperature,
-            top_k,
-        )?;
+        let pass = match teacher {
+            LmTeacher::Model(t) => self.model_pass(session, t, &students, &texts, top_k)?,
+            LmTeacher::Base(base) => self.base_pass(session, base, &students, &texts, top_k)?,
+        };
+        let Pass {
+            docs,
+            texts,
+            context,
+            stride,
+            skipped,
+            chunked,
+            scored,
+            vocab,
+        } = pass;
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let temperature = setup.metrics.temperature;
 
+        let teacher_model = match teacher {
+            LmTeacher::Model(t) => Some(&**t),
+            LmTeacher::Base(_) => None,
+        };
         let questions = match &setup.lm.choices {
             Some(path) => Some((path, choices::read(path)?)),
             None => None,
         };
-        let teacher_answers = match &questions {
-            Some((path, qs)) => Some(choices::answer(t, qs, path, setup.pass.batch_size)?),
-            None => None,
+        let teacher_answers = match (&questions, teacher_model) {
+            (Some((path, qs)), Some(t)) => Some(choices::answer(t, qs, path, setup.pass.batch_size)?),
+            _ => None,
         };
         let resamples = setup.extras.resamples.unwrap_or(DEFAULT_RESAMPLES);
         let doc_count = docs.len();
@@ -326,7 +307,7 @@ impl Lm {
             tokens_per_second: Some(scored.tokens_read as f64 / pass_seconds.max(1e-9)),
         };
         let teacher_mc_seconds = teacher_answers.as_ref().map_or(0.0, |a| a.seconds);
-        let teacher_run = run(t, scored.teacher_seconds, teacher_mc_seconds);
+        let teacher_run = teacher_model.map(|t| run(t, scored.teacher_seconds, teacher_mc_seconds));
         for (k, (s, stats)) in students.iter().zip(&scored.stats).enumerate() {
             let summary = TokenSummary::of(stats, top_k);
             let bootstrap =
@@ -351,24 +332,28 @@ impl Lm {
                 &thresholds,
             );
             let divergent_documents =
-                divergent(t, &texts, stats, &scored.doc_of, &scored.pos_of, &docs);
+                divergent(vocab, &texts, stats, &scored.doc_of, &scored.pos_of, &docs);
+            let llama_cpp = chunked.then(|| {
+                LlamaCppStats::of(
+                    &stats.student_nll,
+                    &stats.teacher_nll,
+                    &stats.kl,
+                    &stats.top1_agree,
+                )
+            });
             let findings = LmFindings {
                 task: "causal-lm",
                 documents: doc_count,
                 skipped_documents: skipped,
-                context: windowing.context,
-                // llama.cpp's chunks do not overlap.
-                stride: if chunked {
-                    windowing.context
-                } else {
-                    windowing.stride
-                },
+                context,
+                stride,
                 chunking: chunked.then_some("llama-cpp"),
                 temperature,
                 perplexity_retention,
                 retention,
                 multiple_choice,
                 bootstrap,
+                llama_cpp,
                 tokens_per_second: Throughput {
                     teacher: scored.tokens_read as f64 / scored.teacher_seconds.max(1e-9),
                     student: scored.tokens_read as f64 / scored.student_seconds[k].max(1e-9),
@@ -382,13 +367,214 @@ impl Lm {
             let student_run = run(s, scored.student_seconds[k], mc_seconds);
             reports.push(
                 ReportBuilder::new(Box::new(findings))
-                    .models(Some(teacher_run.clone()), Some(student_run))
+                    .models(teacher_run.clone(), Some(student_run))
                     .dataset(session.dataset_info())
                     .build(&self.gates),
             );
         }
         Ok(reports)
     }
+
+    /// The teacher checkpoint and every student over the documents (windows, or llama.cpp's
+    /// chunks).
+    fn model_pass<'a>(
+        &self,
+        session: &Session,
+        t: &'a Model,
+        students: &[Model],
+        texts: &[&str],
+        top_k: usize,
+    ) -> Result<Pass<'a>> {
+        let setup = &session.setup;
+        let data = session.dataset().ok_or(Error::NoData)?;
+        let docs = t.encode_documents(texts)?;
+        for s in students {
+            let theirs = s.encode_documents(texts)?;
+            if let Some(i) = (0..docs.len()).find(|&i| docs[i] != theirs[i]) {
+                return Err(Error::VocabMismatch {
+                    teacher: t.info.id.clone(),
+                    student: s.info.id.clone(),
+                    difference: format!(
+                        "{} of {} tokenizes differently ({} tokens against {})",
+                        data.rows[i].position,
+                        data.source,
+                        docs[i].len(),
+                        theirs[i].len()
+                    ),
+                });
+            }
+        }
+        let mut max_positions = t.lm_max_positions()?;
+        for s in students {
+            max_positions = max_positions.min(s.lm_max_positions()?);
+        }
+        let windowing = Windowing::new(setup.lm.context, setup.lm.stride, max_positions)?;
+        let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+        let skipped = lens.iter().filter(|&&l| l < 2).count();
+        if skipped == docs.len() {
+            return Err(Error::NoTokensToPredict {
+                source_name: data.source.clone(),
+                documents: docs.len(),
+            });
+        }
+        let chunked = setup.lm.chunking == Chunking::LlamaCpp;
+        // llama.cpp's scheme: the chunks become the documents (and their texts the tokens'
+        // pieces), so everything downstream is shared.
+        let (docs, texts, windows) = if chunked {
+            let stream: Vec<u32> = docs.concat();
+            let (chunks, windows) = windows::llama_cpp_chunks(&stream, windowing.context, bos_of(t)?);
+            if chunks.is_empty() {
+                return Err(Error::BadWindow {
+                    reason: format!(
+                        "--chunking llama-cpp needs at least one chunk of --context {} tokens, but {} has {} tokens",
+                        windowing.context,
+                        data.source,
+                        stream.len()
+                    ),
+                    max_positions,
+                });
+            }
+            let texts = chunk_texts(t, &chunks);
+            (chunks, texts, windows)
+        } else {
+            let windows = windowing.plan(&lens);
+            (docs, texts.iter().map(|&x| x.to_owned()).collect(), windows)
+        };
+        let refs: Vec<&Model> = students.iter().collect();
+        let scored = pass::lockstep(
+            t,
+            &refs,
+            &docs,
+            &windows,
+            &setup.pass,
+            setup.metrics.temperature,
+            top_k,
+        )?;
+        Ok(Pass {
+            docs,
+            texts,
+            context: windowing.context,
+            // llama.cpp's chunks do not overlap.
+            stride: if chunked { windowing.context } else { windowing.stride },
+            skipped: if chunked { 0 } else { skipped },
+            chunked,
+            scored,
+            vocab: t,
+        })
+    }
+
+    /// Every student over the chunks of a llama.cpp base file, against its log-probabilities:
+    /// llama.cpp's scheme with the file's context, the students' tokens checked against the
+    /// file's.
+    fn base_pass<'a>(
+        &self,
+        session: &Session,
+        base: &KldBase,
+        students: &'a [Model],
+        texts: &[&str],
+        top_k: usize,
+    ) -> Result<Pass<'a>> {
+        let setup = &session.setup;
+        let data = session.dataset().ok_or(Error::NoData)?;
+        let unusable = |flag: &'static str, why: &'static str| Error::KldOption {
+            path: base.path.clone(),
+            flag,
+            why,
+        };
+        if setup.metrics.temperature != 1.0 {
+            return Err(unusable("--temperature", "the file holds log-probabilities at temperature 1"));
+        }
+        if setup.lm.choices.is_some() {
+            return Err(unusable("--choices", "the file holds no answers to the questions"));
+        }
+        let mismatch = |reason: String| Error::KldMismatch {
+            path: base.path.clone(),
+            reason,
+        };
+        if let Some(c) = setup.lm.context.filter(|&c| c != base.n_ctx) {
+            return Err(mismatch(format!(
+                "--context {c} differs from the file's context of {} tokens",
+                base.n_ctx
+            )));
+        }
+        let first = students.first().ok_or(Error::NoStudents)?;
+        let want = base.n_chunk * base.n_ctx;
+        for s in students {
+            let width = s.lm_vocab_size()?;
+            if width != base.n_vocab {
+                return Err(mismatch(format!(
+                    "holds log-probabilities over {} tokens but {} scores {width}",
+                    base.n_vocab, s.info.id
+                )));
+            }
+            let positions = s.lm_max_positions()?;
+            if base.n_ctx > positions {
+                return Err(mismatch(format!(
+                    "was computed with a context of {} tokens but {} has {positions} positions",
+                    base.n_ctx, s.info.id
+                )));
+            }
+            let stream: Vec<u32> = s.encode_documents(texts)?.concat();
+            if let Some(i) = (0..want.min(stream.len())).find(|&i| stream[i] != base.tokens[i]) {
+                let (f, o) = (base.tokens[i], stream[i]);
+                return Err(mismatch(format!(
+                    "token {i} (chunk {}, position {}) is {f} ({:?}) in the file but {o} ({:?}) in {}'s tokenization of {}",
+                    i / base.n_ctx,
+                    i % base.n_ctx,
+                    s.token_text(f),
+                    s.token_text(o),
+                    s.info.id,
+                    data.source
+                )));
+            }
+            if stream.len() < want {
+                return Err(mismatch(format!(
+                    "holds {} chunks of {} tokens ({want}) but {} reads {} as {} tokens",
+                    base.n_chunk,
+                    base.n_ctx,
+                    s.info.id,
+                    data.source,
+                    stream.len()
+                )));
+            }
+        }
+        // The file's tokens (checked equal to the students' above) cut as llama.cpp cut them.
+        let (chunks, windows): (Vec<Vec<u32>>, Vec<Window>) =
+            windows::llama_cpp_chunks(&base.tokens, base.n_ctx, bos_of(first)?);
+        let refs: Vec<&Model> = students.iter().collect();
+        let scored = pass::against_base(
+            base,
+            &refs,
+            &chunks,
+            &windows,
+            &setup.pass,
+            top_k,
+        )?;
+        Ok(Pass {
+            texts: chunk_texts(first, &chunks),
+            docs: chunks,
+            context: base.n_ctx,
+            stride: base.n_ctx,
+            skipped: 0,
+            chunked: true,
+            scored,
+            vocab: first,
+        })
+    }
+}
+
+/// The BOS llama.cpp puts first in each chunk: the tokenizer's, when an empty text encodes to
+/// one token.
+fn bos_of(model: &Model) -> Result<Option<u32>> {
+    Ok(model.encode_documents(&[""])?[0].first().copied())
+}
+
+/// Each chunk's text: its tokens' pieces.
+fn chunk_texts(model: &Model, chunks: &[Vec<u32>]) -> Vec<String> {
+    chunks
+        .iter()
+        .map(|c| c.iter().map(|&id| model.token_text(id)).collect())
+        .collect()
 }
 
 /// Refuses a student that is not a causal LM, has another vocabulary or another logit width.

@@ -6,10 +6,11 @@
 use std::time::Instant;
 
 use candle::Tensor;
-use distill_eval_metrics::tokens::{target_log_probs, token_stats, TokenStats};
+use distill_eval_metrics::tokens::{base_token_stats, target_log_probs, token_stats, TokenStats};
 use distill_eval_model::Model;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::kld::KldBase;
 use super::windows::Window;
 use crate::engine::pass::{batches, Meter, PassOptions};
 use crate::error::Result;
@@ -67,8 +68,13 @@ fn length_batches(
 /// `(from, len)` chunks of `m` scored positions, each with at most `cells` logits of `model`'s
 /// vocabulary (at least one position).
 fn chunks(model: &Model, m: usize, cells: usize) -> Result<Vec<(usize, usize)>> {
-    let rows = (cells / model.lm_vocab_size()?.max(1)).max(1);
-    Ok((0..m).step_by(rows).map(|from| (from, rows.min(m - from))).collect())
+    Ok(chunks_of(model.lm_vocab_size()?, m, cells))
+}
+
+/// [`chunks`] for a vocabulary of `vocab`.
+fn chunks_of(vocab: usize, m: usize, cells: usize) -> Vec<(usize, usize)> {
+    let rows = (cells / vocab.max(1)).max(1);
+    (0..m).step_by(rows).map(|from| (from, rows.min(m - from))).collect()
 }
 
 /// `(b, t, h)` hidden states of `model` for `rows`, flattened to the rows of `index` (flat
@@ -188,6 +194,99 @@ fn lockstep_chunked(
     meter.finish();
 
     // Back to document order.
+    let mut perm: Vec<usize> = (0..doc_of.len()).collect();
+    perm.sort_by_key(|&i| (doc_of[i], pos_of[i]));
+    let stats = stats.into_iter().map(|s| permute_stats(s, &perm)).collect();
+    Ok(Scored {
+        stats,
+        doc_of: permute(&doc_of, &perm),
+        pos_of: permute(&pos_of, &perm),
+        teacher_seconds,
+        student_seconds,
+        tokens_read,
+    })
+}
+
+/// Every student over llama.cpp's `chunks` of `base` (chunk `w.doc` of the file is window
+/// `w`), against the base's stored log-probabilities, batch by batch; the teacher's seconds
+/// are those spent reading the base.
+pub fn against_base(
+    base: &KldBase,
+    students: &[&Model],
+    chunks: &[Vec<u32>],
+    windows: &[Window],
+    pass: &PassOptions,
+    top_k: usize,
+) -> Result<Scored> {
+    let lens: Vec<usize> = windows.iter().map(Window::len).collect();
+    let groups = length_batches(&lens, pass.batch_size, |_| true);
+    let total: usize = windows.iter().map(Window::scored).sum();
+    let bar = bar(total, "tokens", pass.progress);
+    let role = if students.len() == 1 { "student" } else { "students" };
+    let mut meter = Meter::start(bar, pass.hook.as_ref(), total, role, "tokens")?;
+    let mut reader = base.reader()?;
+    let n_vocab = base.n_vocab;
+    let mut stats = vec![TokenStats::default(); students.len()];
+    let (mut doc_of, mut pos_of) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    let mut teacher_seconds = 0.0;
+    let mut student_seconds = vec![0.0; students.len()];
+    let mut tokens_read = 0;
+    let first = students.first().copied();
+    for group in groups {
+        let picked: Vec<&Window> = group.iter().map(|&i| &windows[i]).collect();
+        let rows: Vec<&[u32]> = picked.iter().map(|w| &chunks[w.doc][w.begin..w.end]).collect();
+        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        // Per scored position: its flat index, target, and (chunk, scored row) in the file.
+        let (mut index, mut targets, mut at) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, w) in picked.iter().enumerate() {
+            let doc = &chunks[w.doc];
+            for (j, &target) in doc.iter().enumerate().take(w.end).skip(w.score_from) {
+                index.push((r * width + (j - 1 - w.begin)) as u32);
+                targets.push(target);
+                at.push((w.doc, j - w.score_from));
+                doc_of.push(w.doc);
+                pos_of.push(j);
+            }
+            tokens_read += w.len();
+        }
+        let m = index.len();
+        let Some(lead) = first else { break };
+        let device = lead.device();
+        let index = Tensor::from_vec(index, m, device)?;
+        let targets = Tensor::from_vec(targets, m, device)?;
+        let mut s_hidden = Vec::with_capacity(students.len());
+        for (k, s) in students.iter().enumerate() {
+            let (h, secs) = hidden_at(s, &rows, &index)?;
+            student_seconds[k] += secs;
+            s_hidden.push(h);
+        }
+        for (from, len) in chunks_of(n_vocab, m, LOGIT_CELLS) {
+            let start = Instant::now();
+            let mut log_p = Vec::with_capacity(len * n_vocab);
+            // Runs of consecutive rows of one chunk are one read each.
+            let mut i = from;
+            while i < from + len {
+                let (chunk, row) = at[i];
+                let mut n = 1;
+                while i + n < from + len && at[i + n] == (chunk, row + n) {
+                    n += 1;
+                }
+                reader.rows(chunk, row, n, &mut log_p)?;
+                i += n;
+            }
+            let base_t = Tensor::from_vec(log_p, (len, n_vocab), device)?;
+            teacher_seconds += start.elapsed().as_secs_f64();
+            let tgt = targets.narrow(0, from, len)?;
+            for (k, s) in students.iter().enumerate() {
+                let (s_logits, secs) = logits_of(s, &s_hidden[k], from, len)?;
+                student_seconds[k] += secs;
+                let s_logits = s_logits.to_device(device)?;
+                stats[k].extend(base_token_stats(&base_t, &s_logits, &tgt, top_k)?);
+            }
+            meter.inc(len)?;
+        }
+    }
+    meter.finish();
     let mut perm: Vec<usize> = (0..doc_of.len()).collect();
     perm.sort_by_key(|&i| (doc_of[i], pos_of[i]));
     let stats = stats.into_iter().map(|s| permute_stats(s, &perm)).collect();

@@ -228,6 +228,10 @@ pub(crate) fn text(
             out.write_all(percentile_table(f).text("   ").as_bytes())?;
         }
     }
+    if let Some(l) = &f.llama_cpp {
+        writeln!(out, "\n{}", bold("LLAMA.CPP'S KL-DIVERGENCE STATISTICS (Q = student, base = teacher)"))?;
+        out.write_all(l.llama_cpp_text().as_bytes())?;
+    }
     if !f.divergent_documents.is_empty() {
         writeln!(out, "\n{}", bold("WHERE THE STUDENT DIVERGES MOST"))?;
         for d in &f.divergent_documents {
@@ -278,6 +282,10 @@ pub(crate) fn markdown(f: &LmFindings, report: &Report, out: &mut dyn Write) -> 
     }
     writeln!(out, "## Percentiles\n")?;
     writeln!(out, "{}", percentile_table(f).markdown())?;
+    if let Some(l) = &f.llama_cpp {
+        writeln!(out, "## llama.cpp's KL-divergence statistics (Q = student, base = teacher)\n")?;
+        writeln!(out, "```text\n{}```\n", l.llama_cpp_text())?;
+    }
     if !f.divergent_documents.is_empty() {
         writeln!(out, "## Where the student diverges most\n")?;
         let mut t = Table::new(
@@ -421,6 +429,9 @@ pub(crate) fn html(f: &LmFindings, r: &Report, out: &mut dyn Write) -> io::Resul
         writeln!(out, "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>", esc(name), esc(&f4(kl)), esc(&pct(d)))?;
     }
     writeln!(out, "</table>")?;
+    if let Some(l) = &f.llama_cpp {
+        writeln!(out, "<h2>llama.cpp's KL-divergence statistics</h2><p class=\"muted\">Q = student, base = teacher; llama.cpp's layout and wording.</p><pre>{}</pre>", esc(&l.llama_cpp_text()))?;
+    }
 
     // The KL distribution on log(1 + count) axes: most tokens sit near 0.
     let max = f.token_kl.iter().cloned().fold(0.0f64, f64::max).max(1e-6);
