@@ -267,7 +267,8 @@ pub(crate) struct TeacherArgs {
     /// Teacher: a local folder or a hub repo id, optionally pinned as ORG/NAME@REVISION.
     #[arg(long, value_name = "M", conflicts_with = "teacher_logits")]
     pub(crate) teacher: Option<String>,
-    /// Teacher logits saved by `distill-eval logits` (or any framework), instead of --teacher.
+    /// Teacher logits saved by `distill-eval logits` (or any framework), instead of --teacher;
+    /// for a causal-LM student, a llama.cpp base file (FILE.kld, `--kl-divergence-base`).
     #[arg(long, value_name = "FILE")]
     pub(crate) teacher_logits: Option<String>,
     /// Class names of the --teacher-logits columns, comma-separated (default: the names a
