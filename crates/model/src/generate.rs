@@ -252,10 +252,261 @@ fn eos_field(path: &Path, json: &Value, vocab: usize) -> Result<Option<Vec<u32>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::lm_testing::{conformance_dir, fixture_dir, test_device};
+    use crate::arch::testing::{load_on, repo_root, Tolerance};
+    use crate::DTypeSpec;
+    use candle::Device;
     use serde_json::json;
+
+    /// Every per-family fixture: sliding windows (mistral, qwen2, gemma2, gemma3), soft-capping
+    /// (gemma2), q/k norms (qwen3, gemma3), llama3 scaling, LongRoPE (phi3).
+    const FAMILIES: &[&str] = &[
+        "llama",
+        "llama3_legacy",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma2",
+        "gemma3_text",
+        "gemma3_text_legacy",
+        "phi3",
+    ];
 
     fn field(v: Value) -> Result<Option<Vec<u32>>> {
         eos_field(Path::new("generation_config.json"), &v, 100)
+    }
+
+    fn prompts(model: &Model) -> Vec<Vec<u32>> {
+        // 13, 2 and 5 tokens with the template: a batch of them pads, and 13 + 24 crosses
+        // Phi-3's LongRoPE switch (16) and every sliding window (8) of the fixtures.
+        let texts = ["The movie was great, the plot", "x", "A dull film."];
+        model.encode_documents(&texts).unwrap()
+    }
+
+    fn run(model: &Model, prompts: &[Vec<u32>], batch: usize, decoding: Decoding) -> Vec<Generated> {
+        let rows: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+        let opts = GenerateOptions {
+            max_new_tokens: 24,
+            batch_size: batch,
+            decoding,
+        };
+        model.generate(&rows, &opts).unwrap()
+    }
+
+    /// The cache's hidden states of left-padded rows, run as a prefill then one column at a
+    /// time, equal the plain forward pass of each row alone over the tokens it holds at that
+    /// step (what decoding reads; with LongRoPE the rotation depends on that length).
+    fn cache_matches_forward(dev: &Device) {
+        for name in FAMILIES {
+            let model = load_on(&fixture_dir(name), DTypeSpec::F32, dev);
+            let lm = model.causal_lm().unwrap();
+            let docs = model
+                .encode_documents(&[
+                    "The movie was great, the plot was superb and the cast was fun",
+                    "A dull film.",
+                ])
+                .unwrap();
+            let width = docs[0].len().max(docs[1].len());
+            let pads: Vec<usize> = docs.iter().map(|d| width - d.len()).collect();
+            let mut ids = Vec::new();
+            for d in &docs {
+                ids.extend(std::iter::repeat_n(0u32, width - d.len()));
+                ids.extend_from_slice(d);
+            }
+            let ids = Tensor::from_vec(ids, (2, width), dev).unwrap();
+            let mut cache = KvCache::new(pads.clone());
+            // A prefill that holds one real token of the shorter row, then single columns.
+            let first = pads.iter().max().unwrap() + 1;
+            let mut spans = vec![(0, first)];
+            spans.extend((first..width).map(|c| (c, c + 1)));
+            for (from, to) in spans {
+                let part = lm
+                    .hidden_cached(&ids.narrow(1, from, to - from).unwrap(), &mut cache)
+                    .unwrap(); // (2, to - from, h)
+                for (row, doc) in docs.iter().enumerate() {
+                    let (pad, held) = (pads[row], to - pads[row]);
+                    let start = from.max(pad);
+                    let alone = model.batch_ids(&[&doc[..held]]).unwrap();
+                    let want = lm.hidden(&alone).unwrap().get(0).unwrap(); // (held, h)
+                    let want = want.narrow(0, start - pad, to - start).unwrap();
+                    let got = part.get(row).unwrap().narrow(0, start - from, to - start).unwrap();
+                    Tolerance {
+                        rel: 1e-4,
+                        abs: 1e-4,
+                    }
+                    .assert_close(
+                        &got.to_vec2::<f32>().unwrap(),
+                        &want.to_vec2::<f32>().unwrap(),
+                        &format!("{name} row {row}, columns {from}..{to}"),
+                    );
+                }
+            }
+            assert_eq!(cache.len(), width);
+            assert_eq!(cache.lengths(), [docs[0].len(), docs[1].len()]);
+        }
+    }
+    test_device!(
+        cache_matches_forward,
+        cache_matches_forward_cpu,
+        cache_matches_forward_cuda,
+        cache_matches_forward_metal
+    );
+
+    /// Cached, batched decoding gives exactly the tokens of uncached decoding, prompt by
+    /// prompt, in every family; and rows that stop early leave the batch without changing the
+    /// others.
+    fn cached_equals_uncached(dev: &Device) {
+        for name in FAMILIES {
+            let mut model = load_on(&fixture_dir(name), DTypeSpec::F32, dev);
+            // No EOS: every row runs 24 tokens.
+            model.eos.clear();
+            let prompts = prompts(&model);
+            let reference = run(&model, &prompts, 1, Decoding::Uncached);
+            assert!(reference.iter().all(|g| g.tokens.len() == 24), "{name}");
+            for batch in [1, 2, 3] {
+                assert_eq!(
+                    run(&model, &prompts, batch, Decoding::Cached),
+                    reference,
+                    "{name}: cached, batches of {batch}"
+                );
+            }
+            assert_eq!(
+                run(&model, &prompts, 3, Decoding::Uncached),
+                reference,
+                "{name}: uncached, one batch"
+            );
+            // An EOS that the first row generates at its 4th step: it stops there (its EOS
+            // included), and every other row stops at its own first occurrence, if any.
+            let eos = reference[0].tokens[3];
+            model.eos = vec![eos];
+            let stopped = run(&model, &prompts, 3, Decoding::Cached);
+            for (got, full) in stopped.iter().zip(&reference) {
+                let want = match full.tokens.iter().position(|&t| t == eos) {
+                    Some(i) => Generated {
+                        tokens: full.tokens[..=i].to_vec(),
+                        stopped_at_eos: true,
+                    },
+                    None => full.clone(),
+                };
+                assert_eq!(got, &want, "{name}: eos {eos}");
+            }
+            assert!(stopped[0].tokens.len() <= 4 && stopped[0].stopped_at_eos);
+            assert_eq!(run(&model, &prompts, 3, Decoding::Uncached), stopped);
+        }
+    }
+    test_device!(
+        cached_equals_uncached,
+        cached_equals_uncached_cpu,
+        cached_equals_uncached_cuda,
+        cached_equals_uncached_metal
+    );
+
+    /// The tokens transformers' greedy `generate` gives (tests/fixtures/generation/expected.json,
+    /// made by make_generation_refs.py), every prompt of a model decoded in one left-padded
+    /// batch.
+    fn matches_transformers(dev: &Device) {
+        let path = repo_root().join("tests/fixtures/generation/expected.json");
+        let expected: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = expected["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 13);
+        let ids = |v: &Value| -> Vec<u32> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        };
+        let mut compared = 0;
+        let mut stopped = 0;
+        for case in cases {
+            let mut folder = repo_root().join(case["model"].as_str().unwrap());
+            let copy = tempfile::tempdir().unwrap();
+            if let Some(config) = case.get("generation_config") {
+                // A copy of the model with this generation_config.json.
+                for entry in std::fs::read_dir(&folder).unwrap() {
+                    let path = entry.unwrap().path();
+                    std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+                }
+                std::fs::write(
+                    copy.path().join("generation_config.json"),
+                    config.to_string(),
+                )
+                .unwrap();
+                folder = copy.path().to_owned();
+            }
+            let model = load_on(&folder, DTypeSpec::F32, dev);
+            let what = case["model"].as_str().unwrap();
+            assert_eq!(model.eos_token_ids(), ids(&case["eos"]), "{what}");
+            let eos = ids(&case["eos"]);
+            let rows = case["prompts"].as_array().unwrap();
+            let texts: Vec<&str> = rows.iter().map(|r| r["prompt"].as_str().unwrap()).collect();
+            let docs = model.encode_documents(&texts).unwrap();
+            for (doc, row) in docs.iter().zip(rows) {
+                assert_eq!(doc, &ids(&row["prompt_ids"]), "{what}: prompt ids");
+            }
+            let refs: Vec<&[u32]> = docs.iter().map(Vec::as_slice).collect();
+            let opts = GenerateOptions {
+                max_new_tokens: case["max_new_tokens"].as_u64().unwrap() as usize,
+                batch_size: 8,
+                decoding: Decoding::Cached,
+            };
+            let got = model.generate(&refs, &opts).unwrap();
+            for (g, row) in got.iter().zip(rows) {
+                let want = ids(&row["new_ids"]);
+                let certain = row["certain"].as_u64().unwrap() as usize;
+                let prompt = row["prompt"].as_str().unwrap();
+                if certain == want.len() {
+                    assert_eq!(g.tokens, want, "{what} {prompt:?}");
+                    assert_eq!(model.decode(&g.tokens).unwrap(), row["text"].as_str().unwrap());
+                    assert_eq!(
+                        g.stopped_at_eos,
+                        want.last().is_some_and(|t| eos.contains(t))
+                    );
+                    stopped += usize::from(g.stopped_at_eos);
+                } else {
+                    // A near tie from this step on: only the tokens before it are determined.
+                    assert_eq!(g.tokens[..certain], want[..certain], "{what} {prompt:?}");
+                }
+                compared += certain;
+            }
+        }
+        assert!(compared > 500, "{compared} tokens compared");
+        assert!(stopped >= 5, "{stopped} generations stopped at EOS");
+    }
+    test_device!(
+        matches_transformers,
+        matches_transformers_cpu,
+        matches_transformers_cuda,
+        matches_transformers_metal
+    );
+
+    #[test]
+    fn bundled_lms_resolve_their_eos_and_refuse_empty_prompts() {
+        let model = load_on(&conformance_dir("qwen2"), DTypeSpec::F32, &Device::Cpu);
+        assert_eq!(model.eos_token_ids(), [2]);
+        let err = model
+            .generate(&[&[1, 5], &[]], &GenerateOptions::default())
+            .unwrap_err();
+        assert!(matches!(err, Error::EmptyPrompt { index: 1 }), "{err}");
+        assert!(err.to_string().contains("prompt 2"), "{err}");
+        let none = GenerateOptions {
+            max_new_tokens: 0,
+            ..GenerateOptions::default()
+        };
+        assert_eq!(model.generate(&[&[1, 5]], &none).unwrap(), [Generated::default()]);
+    }
+
+    #[test]
+    fn a_classifier_cannot_generate() {
+        let model = load_on(
+            &crate::arch::testing::model_dir("bert_small"),
+            DTypeSpec::F32,
+            &Device::Cpu,
+        );
+        let err = model
+            .generate(&[&[2, 3]], &GenerateOptions::default())
+            .unwrap_err();
+        assert!(matches!(err, Error::NotCausalLm { .. }), "{err}");
     }
 
     #[test]

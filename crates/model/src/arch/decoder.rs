@@ -462,9 +462,11 @@ impl Decoder {
             None => (k, v),
             Some(slot) => {
                 let (k, v) = match slot.take() {
+                    // NOTE: candle concatenates along an inner dim through a transposed copy;
+                    // the matmuls below need contiguous keys and values.
                     Some((past_k, past_v)) => (
-                        Tensor::cat(&[&past_k, &k], 2)?, // (b, kv, t_k, d)
-                        Tensor::cat(&[&past_v, &v], 2)?,
+                        Tensor::cat(&[&past_k, &k], 2)?.contiguous()?, // (b, kv, t_k, d)
+                        Tensor::cat(&[&past_v, &v], 2)?.contiguous()?,
                     ),
                     None => (k, v),
                 };
