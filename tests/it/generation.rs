@@ -63,7 +63,10 @@ fn generations_and_figures_match_transformers_and_sacrebleu() {
         assert_eq!(g["line"], i + 1);
     }
     assert_eq!(got["generated"]["max_new_tokens"], 24);
-    assert_eq!(got["generated"]["teacher_eos_token_ids"], serde_json::json!([2]));
+    assert_eq!(
+        got["generated"]["teacher_eos_token_ids"],
+        serde_json::json!([2])
+    );
     for side in ["teacher", "student"] {
         for key in ["bleu", "chrf", "rouge1", "rouge2", "rougeL"] {
             let (g, w) = (
@@ -78,8 +81,14 @@ fn generations_and_figures_match_transformers_and_sacrebleu() {
         want["teacher_student_bleu"].as_f64().unwrap(),
     );
     assert!(close(g, w, 1e-6, 1e-4), "teacher_student_bleu: {g} != {w}");
-    let retention = want["student"]["bleu"].as_f64().unwrap() / want["teacher"]["bleu"].as_f64().unwrap();
-    assert!(close(got["bleu_retention"].as_f64().unwrap(), retention, 1e-6, 1e-6));
+    let retention =
+        want["student"]["bleu"].as_f64().unwrap() / want["teacher"]["bleu"].as_f64().unwrap();
+    assert!(close(
+        got["bleu_retention"].as_f64().unwrap(),
+        retention,
+        1e-6,
+        1e-6
+    ));
     // What was run is recorded, with its generation speed.
     assert_eq!(got["teacher_model"]["architecture"], "LlamaForCausalLM");
     assert_eq!(got["student_model"]["architecture"], "Qwen2ForCausalLM");
@@ -145,51 +154,115 @@ fn bad_input_exits_2_with_a_hint() {
         std::fs::write(&p, text).unwrap();
         p
     };
-    let no_prompt = write("no_prompt.jsonl", "{\"text\": \"x\", \"reference\": \"y\"}\n");
+    let no_prompt = write(
+        "no_prompt.jsonl",
+        "{\"text\": \"x\", \"reference\": \"y\"}\n",
+    );
     let r = generation(&no_prompt, &[]);
-    assert_error(&r, &["no_prompt.jsonl", "line 1", "\"prompt\"", "--prompt-field", "hint:"]);
+    assert_error(
+        &r,
+        &[
+            "no_prompt.jsonl",
+            "line 1",
+            "\"prompt\"",
+            "--prompt-field",
+            "hint:",
+        ],
+    );
 
     let empty = write(
         "empty.jsonl",
         "{\"prompt\": \"The cast\", \"reference\": \"y\"}\n{\"prompt\": \"  \", \"reference\": \"y\"}\n",
     );
-    assert_error(&generation(&empty, &[]), &["empty.jsonl", "line 2", "prompt", "is empty", "hint:"]);
+    assert_error(
+        &generation(&empty, &[]),
+        &["empty.jsonl", "line 2", "prompt", "is empty", "hint:"],
+    );
 
     let no_ref = write("no_ref.jsonl", "{\"prompt\": \"The cast\"}\n");
-    assert_error(&generation(&no_ref, &[]), &["no_ref.jsonl", "\"reference\"", "--reference-field"]);
+    assert_error(
+        &generation(&no_ref, &[]),
+        &["no_ref.jsonl", "\"reference\"", "--reference-field"],
+    );
 
     let prompts = fixture("generation/prompts.jsonl");
     // A classification checkpoint on either side.
     let bert = s(&model("teacher_bert")).to_owned();
     let st = student();
     let r = run(&[
-        "report", "--task", "generation", "--teacher", &bert, "--student", &st, "--data",
-        s(&prompts), "--device", "cpu", "-q",
+        "report",
+        "--task",
+        "generation",
+        "--teacher",
+        &bert,
+        "--student",
+        &st,
+        "--data",
+        s(&prompts),
+        "--device",
+        "cpu",
+        "-q",
     ]);
     assert_error(&r, &["not a causal language model", "hint:"]);
     let t = teacher();
     let r = run(&[
-        "report", "--task", "generation", "--teacher", &t, "--student", &bert, "--data",
-        s(&prompts), "--device", "cpu", "-q", "--max-new-tokens", "2",
+        "report",
+        "--task",
+        "generation",
+        "--teacher",
+        &t,
+        "--student",
+        &bert,
+        "--data",
+        s(&prompts),
+        "--device",
+        "cpu",
+        "-q",
+        "--max-new-tokens",
+        "2",
     ]);
     assert_error(&r, &["not a causal language model", "hint:"]);
 
     // Flags of another family, or generation flags without the family.
     assert_error(
         &generation(&prompts, &["--choices", s(&prompts)]),
-        &["--choices does not apply to report --task generation", "hint:"],
+        &[
+            "--choices does not apply to report --task generation",
+            "hint:",
+        ],
     );
     let r = run(&[
-        "report", "--teacher", &t, "--student", &st, "--data", s(&prompts), "--max-new-tokens",
+        "report",
+        "--teacher",
+        &t,
+        "--student",
+        &st,
+        "--data",
+        s(&prompts),
+        "--max-new-tokens",
         "3",
     ]);
-    assert_error(&r, &["--max-new-tokens applies to report --task generation only", "hint:"]);
+    assert_error(
+        &r,
+        &[
+            "--max-new-tokens applies to report --task generation only",
+            "hint:",
+        ],
+    );
     assert_error(
         &generation(&prompts, &["--max-new-tokens", "0"]),
         &["--max-new-tokens", "from 1 to 4096"],
     );
     let r = run(&[
-        "report", "--task", "ranking", "--teacher", &t, "--student", &st, "--data", s(&prompts),
+        "report",
+        "--task",
+        "ranking",
+        "--teacher",
+        &t,
+        "--student",
+        &st,
+        "--data",
+        s(&prompts),
     ]);
     assert_error(&r, &["report --task ranking is not available", "hint:"]);
 }

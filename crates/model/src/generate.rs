@@ -162,7 +162,8 @@ impl Model {
                 active = keep.iter().map(|&k| active[k]).collect();
             }
             let last_ids: Vec<u32> = keep.iter().map(|&k| next[k]).collect();
-            input = Tensor::from_vec(last_ids, (active.len(), 1), &self.device)?; // (a, 1)
+            input = Tensor::from_vec(last_ids, (active.len(), 1), &self.device)?;
+            // (a, 1)
         }
         Ok(out)
     }
@@ -283,7 +284,12 @@ mod tests {
         model.encode_documents(&texts).unwrap()
     }
 
-    fn run(model: &Model, prompts: &[Vec<u32>], batch: usize, decoding: Decoding) -> Vec<Generated> {
+    fn run(
+        model: &Model,
+        prompts: &[Vec<u32>],
+        batch: usize,
+        decoding: Decoding,
+    ) -> Vec<Generated> {
         let rows: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
         let opts = GenerateOptions {
             max_new_tokens: 24,
@@ -329,7 +335,11 @@ mod tests {
                     let alone = model.batch_ids(&[&doc[..held]]).unwrap();
                     let want = lm.hidden(&alone).unwrap().get(0).unwrap(); // (held, h)
                     let want = want.narrow(0, start - pad, to - start).unwrap();
-                    let got = part.get(row).unwrap().narrow(0, start - from, to - start).unwrap();
+                    let got = part
+                        .get(row)
+                        .unwrap()
+                        .narrow(0, start - from, to - start)
+                        .unwrap();
                     Tolerance {
                         rel: 1e-4,
                         abs: 1e-4,
@@ -406,7 +416,8 @@ mod tests {
     /// batch.
     fn matches_transformers(dev: &Device) {
         let path = repo_root().join("tests/fixtures/generation/expected.json");
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let cases = expected["cases"].as_array().unwrap();
         assert_eq!(cases.len(), 13);
         let ids = |v: &Value| -> Vec<u32> {
@@ -457,7 +468,10 @@ mod tests {
                 let prompt = row["prompt"].as_str().unwrap();
                 if certain == want.len() {
                     assert_eq!(g.tokens, want, "{what} {prompt:?}");
-                    assert_eq!(model.decode(&g.tokens).unwrap(), row["text"].as_str().unwrap());
+                    assert_eq!(
+                        model.decode(&g.tokens).unwrap(),
+                        row["text"].as_str().unwrap()
+                    );
                     assert_eq!(
                         g.stopped_at_eos,
                         want.last().is_some_and(|t| eos.contains(t))
@@ -493,7 +507,10 @@ mod tests {
             max_new_tokens: 0,
             ..GenerateOptions::default()
         };
-        assert_eq!(model.generate(&[&[1, 5]], &none).unwrap(), [Generated::default()]);
+        assert_eq!(
+            model.generate(&[&[1, 5]], &none).unwrap(),
+            [Generated::default()]
+        );
     }
 
     #[test]
@@ -519,7 +536,13 @@ mod tests {
         assert_eq!(field(json!({"eos_token_id": null})).unwrap(), None);
         assert_eq!(field(json!({"eos_token_id": []})).unwrap(), None);
         assert_eq!(field(json!({"bos_token_id": 1})).unwrap(), None);
-        for bad in [json!("2"), json!(-1), json!(100), json!([1, "x"]), json!(1.5)] {
+        for bad in [
+            json!("2"),
+            json!(-1),
+            json!(100),
+            json!([1, "x"]),
+            json!(1.5),
+        ] {
             let err = field(json!({ "eos_token_id": bad })).unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("generation_config.json"), "{msg}");
@@ -541,7 +564,10 @@ mod tests {
         );
         assert_eq!(eos_ids(None, (&cfg, with), Some(9), 100).unwrap(), [3]);
         std::fs::write(&gen, r#"{"bos_token_id": 1}"#).unwrap();
-        assert_eq!(eos_ids(Some(&gen), (&cfg, with), Some(9), 100).unwrap(), [3]);
+        assert_eq!(
+            eos_ids(Some(&gen), (&cfg, with), Some(9), 100).unwrap(),
+            [3]
+        );
         assert_eq!(eos_ids(None, (&cfg, without), Some(9), 100).unwrap(), [9]);
         assert!(eos_ids(None, (&cfg, without), None, 100)
             .unwrap()

@@ -22,8 +22,8 @@ use candle::quantized::QMatMul;
 use candle::{DType, Device, Module, Tensor, D};
 use candle_nn::{Activation, Linear};
 
-use super::rope::{RopeSpec, RopeTables, Rotary};
 use super::kv_cache::KvCache;
+use super::rope::{RopeSpec, RopeTables, Rotary};
 use super::CausalLm;
 use crate::Batch;
 
@@ -342,10 +342,10 @@ impl Decoder {
     /// (b, t) ids → (b, t, hidden) embeddings, scaled where the family scales them.
     fn embed(&self, ids: &Tensor) -> candle::Result<Tensor> {
         let (b, t) = ids.dims2()?;
-        let x = self
-            .embed
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, t, self.spec.hidden))?; // (b, t, h)
+        let x =
+            self.embed
+                .index_select(&ids.flatten_all()?, 0)?
+                .reshape((b, t, self.spec.hidden))?; // (b, t, h)
         match self.spec.embed_scale {
             Some(scale) => {
                 // transformers multiplies by `embed_scale.to(weight.dtype)`: the scale rounded
@@ -385,7 +385,7 @@ impl Decoder {
         }
         let keys = keys.to_dtype(DType::U8)?.reshape((b, 1, t_k))?; // (b, 1, t_k)
         let allowed = allowed.unsqueeze(0)?.broadcast_mul(&keys)?; // (b, t_q, t_k)
-        // allowed * MAX + MIN is exactly 0 or MIN.
+                                                                   // allowed * MAX + MIN is exactly 0 or MIN.
         allowed
             .to_dtype(DType::F32)?
             .affine(f32::MAX as f64, f32::MIN as f64)?
@@ -571,16 +571,21 @@ impl CausalLm for Decoder {
         let lengths: Vec<usize> = cache.pads.iter().map(|&p| total - p).collect();
         let long: Vec<bool> = lengths
             .iter()
-            .map(|&l| self.rotary.iter().any(|r| r.long_after().is_some_and(|o| l > o)))
+            .map(|&l| {
+                self.rotary
+                    .iter()
+                    .any(|r| r.long_after().is_some_and(|o| l > o))
+            })
             .collect();
         if !cache.is_empty() && long != cache.long {
             // A row past LongRoPE's pretraining length now takes the long frequencies, and its
             // cached keys were rotated with the short ones: rerun every column, as transformers'
             // `Phi3ForCausalLM.prepare_inputs_for_generation` drops the cache at that point.
             // https://github.com/huggingface/transformers/blob/v5.24.0/src/transformers/models/phi3/modeling_phi3.py
-            let earlier = cache.ids.clone().ok_or_else(|| {
-                candle::Error::Msg("a non-empty cache without its ids".into())
-            })?;
+            let earlier = cache
+                .ids
+                .clone()
+                .ok_or_else(|| candle::Error::Msg("a non-empty cache without its ids".into()))?;
             let all = Tensor::cat(&[&earlier, ids], 1)?; // (b, total)
             let mut fresh = KvCache::new(cache.pads.clone());
             let hidden = self.hidden_cached(&all, &mut fresh)?; // (b, total, h)

@@ -54,7 +54,10 @@ impl KvCache {
 
     /// Each row's real tokens held (its columns minus its padding).
     pub fn lengths(&self) -> Vec<usize> {
-        self.pads.iter().map(|&p| self.len.saturating_sub(p)).collect()
+        self.pads
+            .iter()
+            .map(|&p| self.len.saturating_sub(p))
+            .collect()
     }
 
     /// Keeps only the rows `keep` (indices into the current rows, in the new order), so that

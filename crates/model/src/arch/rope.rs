@@ -433,7 +433,8 @@ impl Rotary {
         lengths: &Tensor,
         dtype: DType,
     ) -> candle::Result<RopeTables> {
-        let positions = Tensor::arange(0u32, t as u32, self.inv_freq.device())?.to_dtype(DType::F32)?;
+        let positions =
+            Tensor::arange(0u32, t as u32, self.inv_freq.device())?.to_dtype(DType::F32)?;
         let (cos, sin) = self.table(&self.inv_freq, &positions)?; // (t, n)
         let (cos, sin) = match (&self.long, self.is_long(lengths)?) {
             (Some((long_freq, _)), Some(is_long)) => {
