@@ -132,6 +132,11 @@ fn every_format_renders_and_limit_and_fields_apply() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("BLEU"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("LlamaForCausalLM · ") && r.stdout.contains("tok/s generated"),
+        "the header names the generating models:\n{}",
+        r.stdout
+    );
     let got = read_json(&json);
     assert_eq!(got["rows"], 2);
     let rows = got["generated"]["rows"].as_array().unwrap();

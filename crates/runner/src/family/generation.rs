@@ -403,6 +403,16 @@ pub static SUMMARY: SummarySpec = SummarySpec {
     trend: &[],
 };
 
+/// A generating model's line: its id, class and generation speed.
+fn generated_by(run: &crate::engine::ModelRun) -> String {
+    format!(
+        "{}  {} · {} tok/s generated",
+        run.info.id,
+        run.info.architecture,
+        int(run.tokens_per_second.unwrap_or(0.0).round() as u64)
+    )
+}
+
 /// At most `n` characters of `s`, with an ellipsis when cut; control characters such as
 /// line breaks and tabs become spaces, so that a text stays on its table row.
 fn clip(s: &str, n: usize) -> String {
@@ -419,7 +429,7 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 impl GenerationFindings {
-    fn sides(&self, _report: &Report) -> SideBySide {
+    fn sides(&self, report: &Report) -> SideBySide {
         let e = &self.evaluation;
         let (t, s) = (&e.teacher, &e.student);
         let row = |name: &str, a: f64, b: f64| (name.to_owned(), f4(a), f4(b));
@@ -472,7 +482,14 @@ impl GenerationFindings {
         };
         SideBySide {
             family: "Generation",
-            sources: vec![("Data", self.data.clone())],
+            sources: [
+                ("Teacher", report.teacher_model.as_ref()),
+                ("Student", report.student_model.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(role, run)| run.map(|r| (role, generated_by(r))))
+            .chain([("Data", self.data.clone())])
+            .collect(),
             size: format!("{} rows", int(e.rows as u64)),
             figures: vec![
                 row("BLEU", t.bleu, s.bleu),
