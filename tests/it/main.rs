@@ -4,6 +4,7 @@ mod analysis;
 mod bad_input;
 mod common;
 mod decide;
+mod generation;
 mod gguf;
 mod html;
 mod kld;

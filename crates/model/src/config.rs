@@ -156,6 +156,9 @@ pub(crate) struct TokenizerConfig {
     pub(crate) pad_token: Option<serde_json::Value>,
     #[serde(default)]
     pub(crate) mask_token: Option<serde_json::Value>,
+    /// The end-of-sequence token (the last fallback of a causal LM's EOS ids).
+    #[serde(default)]
+    pub(crate) eos_token: Option<serde_json::Value>,
 }
 
 impl TokenizerConfig {

@@ -387,6 +387,22 @@ pub enum Error {
         /// Its HF class.
         architecture: String,
     },
+
+    /// An `eos_token_id` that is not a token id (or list of them).
+    #[error("{}: eos_token_id {value} is not a token id or a list of token ids\nhint: set eos_token_id to an integer (or a list of integers) below the vocabulary size, or remove it", path.display())]
+    BadEos {
+        /// generation_config.json or config.json.
+        path: PathBuf,
+        /// The value found, as JSON.
+        value: String,
+    },
+
+    /// A prompt with no token to continue from.
+    #[error("prompt {} has no tokens\nhint: every prompt needs at least one token; this tokenizer adds no special token to an empty text", .index + 1)]
+    EmptyPrompt {
+        /// 0-based index among the prompts given.
+        index: usize,
+    },
 }
 
 /// The crate's result type.

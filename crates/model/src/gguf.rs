@@ -780,6 +780,14 @@ pub(crate) fn load(
         documents: true,
     })?;
 
+    // llama.cpp stops at `tokenizer.ggml.eos_token_id` (the converter copies it from
+    // generation_config.json or config.json).
+    let eos: Vec<u32> = g
+        .uint("tokenizer.ggml.eos_token_id")?
+        .filter(|&e| e < spec.vocab)
+        .and_then(|e| u32::try_from(e).ok())
+        .into_iter()
+        .collect();
     let weights = weights(&mut g, &spec, layout, device)?;
     let gguf = g.info();
     let parameters = g
@@ -815,6 +823,7 @@ pub(crate) fn load(
         encoder,
         inner,
         device: device.clone(),
+        eos,
     })
 }
 

@@ -276,6 +276,22 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         max_length = info.max_length,
         "model loaded"
     );
+    let eos = match task {
+        Task::CausalLm => {
+            let tokenizer_eos = tokenizer_config
+                .eos_token
+                .as_ref()
+                .map(|v| tokenizer_config.token(&Some(v.clone()), ""))
+                .and_then(|t| encoder.token_id(&t));
+            crate::generate::eos_ids(
+                files.find("generation_config.json")?.as_deref(),
+                (&config_path, &probe.raw),
+                tokenizer_eos,
+                encoder.vocab_size().max(probe.vocab_size.unwrap_or(0)),
+            )?
+        }
+        Task::SequenceClassification => Vec::new(),
+    };
     Ok(Model {
         info,
         labels,
@@ -283,6 +299,7 @@ pub fn load(source: &ModelSource, device: &Device, opts: &LoadOptions) -> Result
         encoder,
         inner,
         device: device.clone(),
+        eos,
     })
 }
 

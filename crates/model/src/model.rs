@@ -64,6 +64,8 @@ pub struct Model {
     pub(crate) encoder: TextEncoder,
     pub(crate) inner: Loaded,
     pub(crate) device: Device,
+    /// The ids that end a generation (causal LMs; empty otherwise or when none is set).
+    pub(crate) eos: Vec<u32>,
 }
 
 impl std::fmt::Debug for Model {

@@ -207,6 +207,24 @@ impl TextEncoder {
         self.tokenizer.get_vocab_size(true)
     }
 
+    /// The id padding is filled with.
+    pub(crate) fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    /// The id of a token given by its text (an added or special token, or a vocabulary entry).
+    pub(crate) fn token_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
+    /// Ids back to text without the special tokens (transformers'
+    /// `decode(ids, skip_special_tokens=True)`).
+    pub(crate) fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer
+            .decode(ids, true)
+            .map_err(|source| Error::Encode { source })
+    }
+
     /// Each text alone with the tokenizer's template (special tokens added), no truncation, no
     /// padding; `None` when the encoder was built without the untruncated copy.
     pub(crate) fn encode_documents(&self, texts: &[&str]) -> Option<Result<Vec<Vec<u32>>>> {

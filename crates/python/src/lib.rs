@@ -522,6 +522,8 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
                 student,
                 setup: opts.setup,
                 gates: opts.gates,
+                task: None,
+                options: Default::default(),
             },
             &device,
         )?)

@@ -669,6 +669,17 @@ pub enum Error {
     #[error("{}: {}: the field {:?} is {} but must be {}\nhint: {}", .0.path.display(), .0.position, .0.field, .0.found, .0.expected, field_hint(.0.flag, &.0.available))]
     RecordField(Box<RecordField>),
 
+    /// A prompt is empty (or only whitespace).
+    #[error("{}: {position}: the prompt ({field:?}) is empty\nhint: every row needs a prompt for the models to continue; fix the row, or name the prompt field with --prompt-field", .path.display())]
+    EmptyPrompt {
+        /// The file.
+        path: PathBuf,
+        /// The record.
+        position: Position,
+        /// The field.
+        field: String,
+    },
+
     /// A model's text is empty (or only whitespace).
     #[error("{}: {position}: the {role}'s text ({field:?}) is empty\nhint: an empty hypothesis matches nothing and only lowers the scores; fix the generation, or pass --allow-empty-hypotheses to score it as sacrebleu and rouge-score do", .path.display())]
     EmptyHypothesis {

@@ -22,6 +22,7 @@ use candle::quantized::QMatMul;
 use candle::{DType, Device, Module, Tensor, D};
 use candle_nn::{Activation, Linear};
 
+use super::kv_cache::KvCache;
 use super::rope::{RopeSpec, RopeTables, Rotary};
 use super::CausalLm;
 use crate::Batch;
@@ -338,25 +339,57 @@ impl Decoder {
         self.embed.device()
     }
 
+    /// (b, t) ids → (b, t, hidden) embeddings, scaled where the family scales them.
+    fn embed(&self, ids: &Tensor) -> candle::Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let x =
+            self.embed
+                .index_select(&ids.flatten_all()?, 0)?
+                .reshape((b, t, self.spec.hidden))?; // (b, t, h)
+        match self.spec.embed_scale {
+            Some(scale) => {
+                // transformers multiplies by `embed_scale.to(weight.dtype)`: the scale rounded
+                // to the model dtype (sqrt(3072) becomes 55.5 in bf16).
+                let scale = Tensor::new(scale as f32, self.device())?.to_dtype(x.dtype())?;
+                x.broadcast_mul(&scale)
+            }
+            None => Ok(x),
+        }
+    }
+
     /// (b, 1, 1, t, t) additive f32 mask: 0 where query q may see key k (k <= q, within the
     /// window, k a real token), f32::MIN elsewhere. Finite, so a row with nothing to see (a
     /// padding row) gets a uniform softmax instead of NaN; padding rows are never read.
     fn mask(&self, attention_mask: &Tensor, window: Option<usize>) -> candle::Result<Tensor> {
-        let (b, t) = attention_mask.dims2()?;
-        let pos = Tensor::arange(0u32, t as u32, self.device())?.to_dtype(DType::F32)?;
-        // q - k: (t, t), rows are queries.
-        let diff = pos.reshape((t, 1))?.broadcast_sub(&pos.reshape((1, t))?)?;
-        let mut allowed = diff.ge(0f64)?; // (t, t) u8
+        let (_b, t) = attention_mask.dims2()?;
+        self.mask_at(&attention_mask.ne(0u32)?, t, window)
+    }
+
+    /// (b, 1, 1, t_q, t_k) additive f32 mask of the last `t_q` of `t_k` columns as queries
+    /// against every column as a key: 0 where query column q may see key column k (k <= q,
+    /// q - k within the window, `keys` (b, t_k) u8 nonzero at k), f32::MIN elsewhere. Columns
+    /// are positions shifted by a row's left padding, so differences are positions' differences.
+    fn mask_at(&self, keys: &Tensor, t_q: usize, window: Option<usize>) -> candle::Result<Tensor> {
+        let (b, t_k) = keys.dims2()?;
+        let past = t_k - t_q;
+        let cols = |from: usize, n: usize| -> candle::Result<Tensor> {
+            Tensor::arange(from as u32, (from + n) as u32, self.device())?.to_dtype(DType::F32)
+        };
+        // q - k: (t_q, t_k), rows are queries.
+        let diff = cols(past, t_q)?
+            .reshape((t_q, 1))?
+            .broadcast_sub(&cols(0, t_k)?.reshape((1, t_k))?)?;
+        let mut allowed = diff.ge(0f64)?; // (t_q, t_k) u8
         if let Some(w) = window {
             allowed = allowed.mul(&diff.lt(w as f64)?)?;
         }
-        let keys = attention_mask.ne(0u32)?.reshape((b, 1, t))?; // (b, 1, t)
-        let allowed = allowed.unsqueeze(0)?.broadcast_mul(&keys)?; // (b, t, t)
+        let keys = keys.to_dtype(DType::U8)?.reshape((b, 1, t_k))?; // (b, 1, t_k)
+        let allowed = allowed.unsqueeze(0)?.broadcast_mul(&keys)?; // (b, t_q, t_k)
                                                                    // allowed * MAX + MIN is exactly 0 or MIN.
         allowed
             .to_dtype(DType::F32)?
             .affine(f32::MAX as f64, f32::MIN as f64)?
-            .reshape((b, 1, 1, t, t))
+            .reshape((b, 1, 1, t_q, t_k))
     }
 
     fn context(&self, batch: &Batch, dtype: DType) -> candle::Result<Context> {
@@ -390,7 +423,15 @@ impl Decoder {
         Tensor::cat(&[&turned, &kept], D::Minus1)
     }
 
-    fn attention(&self, layer: &Layer, x: &Tensor, cx: &Context) -> candle::Result<Tensor> {
+    /// Attention of the `t` positions of `x` over themselves, or, with a cache slot, over the
+    /// slot's earlier keys and values followed by their own (which are appended to it).
+    fn attention(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        cx: &Context,
+        slot: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> candle::Result<Tensor> {
         let s = &self.spec;
         let (b, t, _) = x.dims3()?;
         let (h, kv, d) = (s.heads, s.kv_heads, s.head_dim);
@@ -417,13 +458,30 @@ impl Decoder {
         let q = self.rotate(&heads(q, h, &layer.q_norm)?, rope)?; // (b, h, t, d)
         let k = self.rotate(&heads(k, kv, &layer.k_norm)?, rope)?; // (b, kv, t, d)
         let v = heads(v, kv, &None)?; // (b, kv, t, d)
+        let (k, v) = match slot {
+            None => (k, v),
+            Some(slot) => {
+                let (k, v) = match slot.take() {
+                    // NOTE: candle concatenates along an inner dim through a transposed copy;
+                    // the matmuls below need contiguous keys and values.
+                    Some((past_k, past_v)) => (
+                        Tensor::cat(&[&past_k, &k], 2)?.contiguous()?, // (b, kv, t_k, d)
+                        Tensor::cat(&[&past_v, &v], 2)?.contiguous()?,
+                    ),
+                    None => (k, v),
+                };
+                *slot = Some((k.clone(), v.clone()));
+                (k, v)
+            }
+        };
+        let t_k = k.dim(2)?;
 
         // Grouped-query attention without repeating k and v: the g = h / kv query heads that
         // share a kv head are stacked along the rows (head i uses kv head i / g, as repeat_kv).
         let g = h / kv;
         let q = q.reshape((b, kv, g * t, d))?;
         let scores = q
-            .matmul(&k.t()?)? // (b, kv, g t, t)
+            .matmul(&k.t()?)? // (b, kv, g t, t_k)
             .affine(s.attn_scale, 0.0)?;
         let scores = match s.attn_softcap {
             Some(cap) => ((scores / cap)?.tanh()? * cap)?,
@@ -432,11 +490,11 @@ impl Decoder {
         let dtype = scores.dtype();
         let probs = scores
             .to_dtype(DType::F32)?
-            .reshape((b, kv, g, t, t))?
+            .reshape((b, kv, g, t, t_k))?
             .broadcast_add(cx.mask(layer.kind.window)?)?;
         let probs = candle_nn::ops::softmax_last_dim(&probs)?
             .to_dtype(dtype)?
-            .reshape((b, kv, g * t, t))?;
+            .reshape((b, kv, g * t, t_k))?;
         let out = probs.matmul(&v)?; // (b, kv, g t, d)
         let out = out
             .reshape((b, h, t, d))?
@@ -458,8 +516,14 @@ impl Decoder {
         layer.down.forward(&hidden)
     }
 
-    fn block(&self, layer: &Layer, x: &Tensor, cx: &Context) -> candle::Result<Tensor> {
-        let a = self.attention(layer, &layer.attn_norm.forward(x)?, cx)?;
+    fn block(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        cx: &Context,
+        slot: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> candle::Result<Tensor> {
+        let a = self.attention(layer, &layer.attn_norm.forward(x)?, cx, slot)?;
         let a = match &layer.attn_out_norm {
             Some(n) => n.forward(&a)?,
             None => a,
@@ -484,21 +548,87 @@ impl CausalLm for Decoder {
     }
 
     fn hidden(&self, batch: &Batch) -> candle::Result<Tensor> {
-        let (b, t) = batch.input_ids.dims2()?;
-        let mut x = self
-            .embed
-            .index_select(&batch.input_ids.flatten_all()?, 0)?
-            .reshape((b, t, self.spec.hidden))?; // (b, t, h)
-        if let Some(scale) = self.spec.embed_scale {
-            // transformers multiplies by `embed_scale.to(weight.dtype)`: the scale rounded to
-            // the model dtype (sqrt(3072) becomes 55.5 in bf16).
-            let scale = Tensor::new(scale as f32, self.device())?.to_dtype(x.dtype())?;
-            x = x.broadcast_mul(&scale)?;
-        }
+        let mut x = self.embed(&batch.input_ids)?; // (b, t, h)
         let cx = self.context(batch, x.dtype())?;
         for layer in &self.layers {
-            x = self.block(layer, &x, &cx)?; // (b, t, h)
+            x = self.block(layer, &x, &cx, None)?; // (b, t, h)
         }
+        self.norm.forward(&x)
+    }
+
+    fn hidden_cached(&self, ids: &Tensor, cache: &mut KvCache) -> candle::Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        if b != cache.rows() {
+            candle::bail!("{b} rows of ids for a cache of {} rows", cache.rows());
+        }
+        if cache.layers.is_empty() {
+            cache.layers = vec![None; self.layers.len()];
+        }
+        let total = cache.len + t;
+        if let Some(&pad) = cache.pads.iter().find(|&&p| p >= total) {
+            candle::bail!("a row of {pad} padding columns has no token in {total} columns");
+        }
+        let lengths: Vec<usize> = cache.pads.iter().map(|&p| total - p).collect();
+        let long: Vec<bool> = lengths
+            .iter()
+            .map(|&l| {
+                self.rotary
+                    .iter()
+                    .any(|r| r.long_after().is_some_and(|o| l > o))
+            })
+            .collect();
+        if !cache.is_empty() && long != cache.long {
+            // A row past LongRoPE's pretraining length now takes the long frequencies, and its
+            // cached keys were rotated with the short ones: rerun every column, as transformers'
+            // `Phi3ForCausalLM.prepare_inputs_for_generation` drops the cache at that point.
+            // https://github.com/huggingface/transformers/blob/v5.24.0/src/transformers/models/phi3/modeling_phi3.py
+            let earlier = cache
+                .ids
+                .clone()
+                .ok_or_else(|| candle::Error::Msg("a non-empty cache without its ids".into()))?;
+            let all = Tensor::cat(&[&earlier, ids], 1)?; // (b, total)
+            let mut fresh = KvCache::new(cache.pads.clone());
+            let hidden = self.hidden_cached(&all, &mut fresh)?; // (b, total, h)
+            *cache = fresh;
+            return hidden.narrow(1, total - t, t); // (b, t, h)
+        }
+        let device = self.device();
+        let past = cache.len;
+        let mut positions = Vec::with_capacity(b * t);
+        let mut keys = Vec::with_capacity(b * total);
+        for &pad in &cache.pads {
+            positions.extend((past..total).map(|c| c.saturating_sub(pad) as f32));
+            keys.extend((0..total).map(|c| u8::from(c >= pad)));
+        }
+        let positions = Tensor::from_vec(positions, (b, t), device)?;
+        let keys = Tensor::from_vec(keys, (b, total), device)?;
+        let lengths_t = Tensor::from_vec(
+            lengths.iter().map(|&l| l as f32).collect::<Vec<_>>(),
+            b,
+            device,
+        )?;
+
+        let mut x = self.embed(ids)?; // (b, t, h)
+        let masks = self
+            .windows
+            .iter()
+            .map(|&w| Ok((w, self.mask_at(&keys, t, w)?)))
+            .collect::<candle::Result<Vec<_>>>()?;
+        let ropes = self
+            .rotary
+            .iter()
+            .map(|r| r.tables_at(&positions, &lengths_t, x.dtype()))
+            .collect::<candle::Result<Vec<_>>>()?;
+        let cx = Context { masks, ropes };
+        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            x = self.block(layer, &x, &cx, Some(slot))?; // (b, t, h)
+        }
+        cache.ids = Some(match &cache.ids {
+            Some(earlier) => Tensor::cat(&[earlier, ids], 1)?, // (b, total)
+            None => ids.clone(),
+        });
+        cache.len = total;
+        cache.long = long;
         self.norm.forward(&x)
     }
 

@@ -102,6 +102,10 @@ pub trait CausalLm: Send + Sync {
     /// shape, so a caller can apply it to a chunk of positions at a time. Position t's logits
     /// predict token t + 1.
     fn logits(&self, hidden: &Tensor) -> candle::Result<Tensor>;
+    /// (b, t, hidden) of `ids` (b, t) appended to the columns `cache` holds, whose keys and
+    /// values it then holds too: incremental decoding of left-padded rows (see [`KvCache`]).
+    /// Every new column must be a real token of its row.
+    fn hidden_cached(&self, ids: &Tensor, cache: &mut KvCache) -> candle::Result<Tensor>;
 }
 
 /// A built model.
@@ -114,6 +118,8 @@ pub enum Loaded {
 
 mod attention;
 pub(crate) mod decoder;
+mod kv_cache;
+pub use kv_cache::KvCache;
 mod decoder_load;
 mod head;
 pub(crate) mod rope;

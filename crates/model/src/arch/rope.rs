@@ -388,12 +388,17 @@ impl Rotary {
         })
     }
 
-    /// (t, n) cos and sin for positions 0..t, in f32, scaled.
-    fn table(&self, inv_freq: &Tensor, t: usize) -> candle::Result<(Tensor, Tensor)> {
-        let positions = Tensor::arange(0u32, t as u32, inv_freq.device())?
-            .to_dtype(DType::F32)?
-            .reshape((t, 1))?;
-        let freqs = positions.broadcast_mul(inv_freq)?; // (t, n)
+    /// cos and sin of `positions` (any shape, f32) times the frequencies: shape
+    /// `positions` + (n), in f32, scaled.
+    fn table(&self, inv_freq: &Tensor, positions: &Tensor) -> candle::Result<(Tensor, Tensor)> {
+        let n = inv_freq.dim(1)?;
+        let mut shape = positions.dims().to_vec();
+        shape.push(1);
+        let mut freq_shape = vec![1; shape.len() - 1];
+        freq_shape.push(n);
+        let freqs = positions
+            .reshape(shape)?
+            .broadcast_mul(&inv_freq.reshape(freq_shape)?)?; // (..., n)
         let (cos, sin) = (freqs.cos()?, freqs.sin()?);
         if self.attention_scaling == 1.0 {
             return Ok((cos, sin));
@@ -404,6 +409,22 @@ impl Rotary {
         ))
     }
 
+    /// LongRoPE's pretraining length: a row of more tokens takes the long frequencies.
+    pub(crate) fn long_after(&self) -> Option<usize> {
+        self.long.as_ref().map(|(_, original)| *original)
+    }
+
+    /// Whether each row of `lengths` (b) f32 takes LongRoPE's long frequencies: (b) u8, `None`
+    /// without LongRoPE.
+    pub(crate) fn is_long(&self, lengths: &Tensor) -> candle::Result<Option<Tensor>> {
+        match &self.long {
+            None => Ok(None),
+            // transformers picks one set per forward from max(position_ids) + 1; a row run
+            // alone has its own length there, so each row of the batch picks by its length.
+            Some((_, original)) => Ok(Some(lengths.gt(*original as f64)?)),
+        }
+    }
+
     /// The tables for a right-padded batch: positions 0..t in every row; `lengths` (b) f32 are
     /// the rows' real lengths (only LongRoPE reads them).
     pub(crate) fn tables(
@@ -412,17 +433,15 @@ impl Rotary {
         lengths: &Tensor,
         dtype: DType,
     ) -> candle::Result<RopeTables> {
-        let (cos, sin) = self.table(&self.inv_freq, t)?;
-        let (cos, sin) = match &self.long {
-            None => (cos, sin),
-            Some((long_freq, original)) => {
-                // transformers picks one set per forward from max(position_ids) + 1; a row run
-                // alone has its own length there, so each row of the batch picks by its length.
-                let (long_cos, long_sin) = self.table(long_freq, t)?;
+        let positions =
+            Tensor::arange(0u32, t as u32, self.inv_freq.device())?.to_dtype(DType::F32)?;
+        let (cos, sin) = self.table(&self.inv_freq, &positions)?; // (t, n)
+        let (cos, sin) = match (&self.long, self.is_long(lengths)?) {
+            (Some((long_freq, _)), Some(is_long)) => {
+                let (long_cos, long_sin) = self.table(long_freq, &positions)?;
                 let b = lengths.dim(0)?;
                 let n = self.rotary_dim / 2;
-                let is_long = lengths
-                    .gt(*original as f64)?
+                let is_long = is_long
                     .reshape((b, 1, 1))?
                     .broadcast_as((b, t, n))?
                     .contiguous()?; // (b, t, n) u8
@@ -434,6 +453,40 @@ impl Rotary {
                 };
                 (pick(&long_cos, &cos)?, pick(&long_sin, &sin)?)
             }
+            _ => (cos, sin),
+        };
+        Ok(RopeTables {
+            cos: cos.to_dtype(dtype)?.contiguous()?,
+            sin: sin.to_dtype(dtype)?.contiguous()?,
+            rotary_dim: self.rotary_dim,
+        })
+    }
+
+    /// (b, t, n) tables for explicit positions (b, t) f32 (left-padded or cached batches);
+    /// `lengths` (b) f32 are the rows' real lengths including these positions (only LongRoPE
+    /// reads them).
+    pub(crate) fn tables_at(
+        &self,
+        positions: &Tensor,
+        lengths: &Tensor,
+        dtype: DType,
+    ) -> candle::Result<RopeTables> {
+        let (b, t) = positions.dims2()?;
+        let n = self.rotary_dim / 2;
+        let (cos, sin) = self.table(&self.inv_freq, positions)?; // (b, t, n)
+        let (cos, sin) = match (&self.long, self.is_long(lengths)?) {
+            (Some((long_freq, _)), Some(is_long)) => {
+                let (long_cos, long_sin) = self.table(long_freq, positions)?;
+                let is_long = is_long
+                    .reshape((b, 1, 1))?
+                    .broadcast_as((b, t, n))?
+                    .contiguous()?; // (b, t, n) u8
+                (
+                    is_long.where_cond(&long_cos, &cos)?,
+                    is_long.where_cond(&long_sin, &sin)?,
+                )
+            }
+            _ => (cos, sin),
         };
         Ok(RopeTables {
             cos: cos.to_dtype(dtype)?.contiguous()?,

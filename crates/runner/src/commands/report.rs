@@ -21,12 +21,29 @@ pub struct ReportOptions {
     pub setup: Setup,
     /// The quality gates.
     pub gates: Gates,
+    /// The family, when not detected from the teacher's config.json (`--task generation`).
+    pub task: Option<family::Task>,
+    /// The family's own fields and settings.
+    pub options: family::TaskOptions,
 }
 
 /// Runs the teacher and the student once each and reports.
 pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
     let mut setup = opts.setup.clone();
-    let task = family::prepare(&mut setup, &opts.teacher, Some(&opts.student))?;
+    let task = match opts.task {
+        // The prompts are records, read by the family rather than opened as a dataset.
+        Some(family::Task::Generation) => {
+            let records = setup
+                .data
+                .as_ref()
+                .and_then(|d| d.local_file())
+                .ok_or(crate::Error::NoData)?;
+            setup = family::generation::models::records_setup(setup, records);
+            family::Task::Generation
+        }
+        Some(task) => task,
+        None => family::prepare(&mut setup, &opts.teacher, Some(&opts.student))?,
+    };
     let session = Session::open(setup, device.clone())?;
     let student = StudentSpec::model(opts.student.clone(), "student");
     let mut reports = family::evaluate(
@@ -35,7 +52,7 @@ pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
         &opts.teacher,
         &[student],
         &opts.gates,
-        &family::TaskOptions::default(),
+        &opts.options,
     )?;
     Ok(reports.remove(0))
 }
