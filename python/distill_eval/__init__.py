@@ -300,16 +300,23 @@ def report(
     text_pair_field: Optional[str] = None,
     label_field: Optional[str] = None,
     offline: bool = False,
+    context: Optional[int] = None,
+    stride: Optional[int] = None,
+    top_k: int = 5,
+    choices: Optional[str] = None,
+    chunking: str = "windows",
     progress: Any = None,
 ) -> Report:
     """``distill-eval report``: run the ``teacher`` and ``student`` checkpoints (folders or hub
     repo ids) once each over ``data`` (a file or ``hf://datasets/...``) and report. The options
-    are the CLI's flags by the same names. The GIL is released while the models run.
+    are the CLI's flags by the same names (for causal LMs ``context``, ``stride``, ``top_k``,
+    ``choices`` and ``chunking`` too). The GIL is released while the models run.
 
     ``progress``: a callable ``progress(done, total, model)``, called with the GIL taken before
     each model's first batch (``done == 0``) and after each batch, ``model`` being
     ``"teacher"`` or ``"student"`` (examples), or ``"teacher+student"`` for causal LMs, which
-    run in lockstep (scored tokens); or a tqdm bar, reset for each model and advanced by each
+    run in lockstep (scored tokens), then ``"teacher"`` and ``"student"`` again for their
+    multiple-choice passes (``choices``, counted in choices); or a tqdm bar, reset for each model and advanced by each
     batch. An exception the callback raises stops the run at that batch and propagates
     unchanged (a ``KeyboardInterrupt`` too)."""
     args = dict(
@@ -322,6 +329,10 @@ def report(
         limit=None if limit is None else _count(limit, "limit"),
         split=str(split), subset=subset, text_field=text_field,
         text_pair_field=text_pair_field, label_field=label_field, offline=bool(offline),
+        context=None if context is None else _count(context, "context"),
+        stride=None if stride is None else _count(stride, "stride"),
+        top_k=_count(top_k, "top_k"), choices=None if choices is None else str(choices),
+        chunking=str(chunking),
     )
     return Report(_core.report(args))
 

@@ -102,6 +102,11 @@ def report(
     text_pair_field: Optional[str] = ...,
     label_field: Optional[str] = ...,
     offline: bool = ...,
+    context: Optional[int] = ...,
+    stride: Optional[int] = ...,
+    top_k: int = ...,
+    choices: Optional[str] = ...,
+    chunking: str = ...,
     progress: Union[ProgressCallback, ProgressBar, None] = ...,
 ) -> Report: ...
 

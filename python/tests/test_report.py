@@ -117,3 +117,51 @@ def test_progress_must_be_callable():
 def test_calibrate_adds_the_calibration_section():
     r = bundled(calibrate=True).to_dict()
     assert "calibration" in r and "calibration" not in bundled().to_dict()
+
+
+def test_causal_lm_options_and_the_multiple_choice_progress():
+    import json
+    import subprocess
+
+    from conftest import cli_binary
+
+    llm = MODELS / "llm"
+    args = dict(teacher=str(llm / "teacher_llama"), student=str(llm / "llama_small"),
+                data=str(llm / "data" / "texts.jsonl"), choices=str(llm / "data" / "choices.jsonl"))
+    calls = []
+    r = distill_eval.report(**args, device="cpu", limit=10, context=64, top_k=3, bootstrap=0,
+                            batch_size=8,
+                            progress=lambda done, total, model: calls.append((done, total, model)))
+    assert r.context == 64 and r.top_k == 3 and r.documents == 10
+    questions = r.multiple_choice.questions
+    # The lockstep pass counts scored tokens; then each model's multiple-choice pass counts
+    # its continuations (two choices per bundled question), teacher first.
+    lock = [c for c in calls if c[2] == "teacher+student"]
+    assert lock[0][0] == 0 and lock[-1][0] == lock[-1][1] == r.tokens
+    for model in ("teacher", "student"):
+        mine = [c for c in calls if c[2] == model]
+        assert mine[0] == (0, 2 * questions, model), mine
+        assert mine[-1] == (2 * questions, 2 * questions, model), mine
+        assert [c[0] for c in mine] == sorted(c[0] for c in mine)
+    order = [c[2] for c in calls]
+    assert order.index("teacher") > max(i for i, m in enumerate(order) if m == "teacher+student")
+    assert order.index("student") > max(i for i, m in enumerate(order) if m == "teacher")
+    # The figures are the CLI's with the same flags.
+    binary = cli_binary()
+    if binary is None:
+        pytest.skip("no distill-eval binary to compare with")
+    out = subprocess.run(
+        [str(binary), "report", "--teacher", args["teacher"], "--student", args["student"],
+         "--data", args["data"], "--choices", args["choices"], "--device", "cpu",
+         "--limit", "10", "--context", "64", "--top-k", "3", "--bootstrap", "0", "--batch-size",
+         "8", "--json", "-"],
+        check=True, capture_output=True, text=True).stdout
+    cli = json.loads(out)
+    mine = r.to_dict()
+    for key in ("tokens", "kl_divergence", "top1_agreement", "topk_overlap", "multiple_choice",
+                "perplexity_ratio", "verdict"):
+        assert mine[key] == cli[key], key
+    with pytest.raises(DistillEvalError, match="chunking"):
+        distill_eval.report(**args, device="cpu", chunking="sliding")
+    with pytest.raises(DistillEvalError, match="top_k"):
+        distill_eval.report(**args, device="cpu", top_k=0)

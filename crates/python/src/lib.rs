@@ -428,6 +428,11 @@ struct ReportArgs {
     text_pair_field: Option<String>,
     label_field: Option<String>,
     offline: bool,
+    context: Option<usize>,
+    stride: Option<usize>,
+    top_k: usize,
+    choices: Option<String>,
+    chunking: String,
 }
 
 /// The whole pipeline on checkpoints, as `distill-eval report` runs it; the GIL is released
@@ -437,7 +442,7 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
     use distill_eval_model::{DTypeSpec, DeviceSpec, HubOptions, LoadOptions, ModelSource};
     use distill_eval_runner::commands::report::{report, ReportOptions};
     use distill_eval_runner::engine::pass::PassOptions;
-    use distill_eval_runner::engine::TeacherSource;
+    use distill_eval_runner::engine::{Chunking, LmOptions, TeacherSource};
     use distill_eval_runner::input::dataset::DataOptions;
     use distill_eval_runner::input::DataSpec;
 
@@ -461,6 +466,11 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         text_pair_field: item(args, "text_pair_field")?,
         label_field: item(args, "label_field")?,
         offline: item(args, "offline")?,
+        context: item(args, "context")?,
+        stride: item(args, "stride")?,
+        top_k: item(args, "top_k")?,
+        choices: item(args, "choices")?,
+        chunking: item(args, "chunking")?,
     };
     let mut opts = options((a.temperature, a.bins, a.bootstrap, a.seed, a.calibrate))?;
     let parse = |what: &str, e: String| bad(format!("{what}: {e}"));
@@ -506,6 +516,31 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         },
         max_length: a.max_length,
         ..Default::default()
+    };
+    if !(1..=1000).contains(&a.top_k) {
+        return Err(bad(format!(
+            "top_k must be between 1 and 1000, got {}\nhint: 5 is the default",
+            a.top_k
+        )));
+    }
+    if a.context.is_some_and(|c| c < 2) || a.stride == Some(0) {
+        return Err(bad(
+            "context must be at least 2 tokens and stride at least 1\nhint: leave them unset \
+             for the model's positions and half a window"
+                .to_owned(),
+        ));
+    }
+    let chunking: Chunking = a.chunking.parse().map_err(|e: String| {
+        bad(format!(
+            "chunking: {e}\nhint: chunking=\"llama-cpp\" is llama-perplexity's scheme"
+        ))
+    })?;
+    opts.setup.lm = LmOptions {
+        context: a.context,
+        stride: a.stride,
+        top_k: a.top_k,
+        choices: a.choices.map(std::path::PathBuf::from),
+        chunking,
     };
     let callback: Option<Py<PyAny>> = item(args, "progress")?;
     let (hook, raised, _kept) = progress_hook(callback);

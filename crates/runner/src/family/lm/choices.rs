@@ -10,6 +10,7 @@ use distill_eval_model::Model;
 use serde::{Deserialize, Serialize};
 
 use super::pass::{continuation_scores, Continuation};
+use crate::engine::pass::PassOptions;
 use crate::error::{Error, Result};
 use crate::location::Position;
 
@@ -100,7 +101,8 @@ pub fn answer(
     model: &Model,
     questions: &[Question],
     path: &Path,
-    batch_size: usize,
+    pass: &PassOptions,
+    role: &str,
 ) -> Result<Answers> {
     let mut texts: Vec<String> = Vec::new();
     for q in questions {
@@ -138,7 +140,7 @@ pub fn answer(
             items.push(Continuation { ids, from });
         }
     }
-    let (scores, seconds) = continuation_scores(model, &items, batch_size)?;
+    let (scores, seconds) = continuation_scores(model, &items, pass, role)?;
     let (mut correct, mut correct_norm) = (Vec::new(), Vec::new());
     let mut at = 0;
     for q in questions {

@@ -292,7 +292,7 @@ impl Lm {
             None => None,
         };
         let teacher_answers = match (&questions, teacher_model) {
-            (Some((path, qs)), Some(t)) => Some(choices::answer(t, qs, path, setup.pass.batch_size)?),
+            (Some((path, qs)), Some(t)) => Some(choices::answer(t, qs, path, &setup.pass, "teacher")?),
             _ => None,
         };
         let resamples = setup.extras.resamples.unwrap_or(DEFAULT_RESAMPLES);
@@ -314,7 +314,7 @@ impl Lm {
                 token_bootstrap(stats, &scored.doc_of, doc_count, resamples, setup.extras.seed);
             let (multiple_choice, mc_seconds) = match (&questions, &teacher_answers) {
                 (Some((path, qs)), Some(ta)) => {
-                    let sa = choices::answer(s, qs, path, setup.pass.batch_size)?;
+                    let sa = choices::answer(s, qs, path, &setup.pass, "student")?;
                     (Some(MultipleChoice::new(path, ta, &sa)), sa.seconds)
                 }
                 _ => (None, 0.0),

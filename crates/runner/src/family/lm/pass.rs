@@ -330,15 +330,20 @@ pub struct Continuation {
 
 /// The summed log-probability `model` gives each continuation's tokens (lm-evaluation-harness's
 /// loglikelihood), with the seconds it took.
+/// `pass` gives the batch size and the progress shown (counted in continuations, as `role`).
 pub fn continuation_scores(
     model: &Model,
     items: &[Continuation],
-    batch_size: usize,
+    pass: &PassOptions,
+    role: &str,
 ) -> Result<(Vec<f64>, f64)> {
     let start = Instant::now();
     let lens: Vec<usize> = items.iter().map(|c| c.ids.len()).collect();
     let mut scores = vec![0.0; items.len()];
-    for idx in length_batches(&lens, batch_size, |_| true) {
+    let bar = bar(items.len(), "choices", pass.progress).with_prefix(role.to_owned());
+    let mut meter = Meter::start(bar, pass.hook.as_ref(), items.len(), role, "choices")?;
+    for idx in length_batches(&lens, pass.batch_size, |_| true) {
+        let done = idx.len();
         let rows: Vec<&[u32]> = idx.iter().map(|&i| items[i].ids.as_slice()).collect();
         let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
         let (mut index, mut targets, mut owner) = (Vec::new(), Vec::new(), Vec::new());
@@ -351,20 +356,21 @@ pub fn continuation_scores(
             }
         }
         let m = index.len();
-        if m == 0 {
-            continue;
-        }
-        let index = Tensor::from_vec(index, m, model.device())?;
-        let targets = Tensor::from_vec(targets, m, model.device())?;
-        let (hidden, _) = hidden_at(model, &rows, &index)?;
-        for (from, len) in chunks(model, m, LOGIT_CELLS)? {
-            let (logits, _) = logits_of(model, &hidden, from, len)?;
-            let lp = target_log_probs(&logits, &targets.narrow(0, from, len)?)?;
-            for (k, v) in lp.into_iter().enumerate() {
-                scores[owner[from + k]] += v;
+        if m > 0 {
+            let index = Tensor::from_vec(index, m, model.device())?;
+            let targets = Tensor::from_vec(targets, m, model.device())?;
+            let (hidden, _) = hidden_at(model, &rows, &index)?;
+            for (from, len) in chunks(model, m, LOGIT_CELLS)? {
+                let (logits, _) = logits_of(model, &hidden, from, len)?;
+                let lp = target_log_probs(&logits, &targets.narrow(0, from, len)?)?;
+                for (k, v) in lp.into_iter().enumerate() {
+                    scores[owner[from + k]] += v;
+                }
             }
         }
+        meter.inc(done)?;
     }
+    meter.finish();
     Ok((scores, start.elapsed().as_secs_f64()))
 }
 
