@@ -192,19 +192,13 @@ fn lockstep_chunked(
         }
     }
     meter.finish();
-
-    // Back to document order.
-    let mut perm: Vec<usize> = (0..doc_of.len()).collect();
-    perm.sort_by_key(|&i| (doc_of[i], pos_of[i]));
-    let stats = stats.into_iter().map(|s| permute_stats(s, &perm)).collect();
-    Ok(Scored {
+    Ok(in_document_order(
         stats,
-        doc_of: permute(&doc_of, &perm),
-        pos_of: permute(&pos_of, &perm),
+        (&doc_of, &pos_of),
         teacher_seconds,
         student_seconds,
         tokens_read,
-    })
+    ))
 }
 
 /// Every student over llama.cpp's `chunks` of `base` (chunk `w.doc` of the file is window
@@ -287,17 +281,33 @@ pub fn against_base(
         }
     }
     meter.finish();
-    let mut perm: Vec<usize> = (0..doc_of.len()).collect();
-    perm.sort_by_key(|&i| (doc_of[i], pos_of[i]));
-    let stats = stats.into_iter().map(|s| permute_stats(s, &perm)).collect();
-    Ok(Scored {
+    Ok(in_document_order(
         stats,
-        doc_of: permute(&doc_of, &perm),
-        pos_of: permute(&pos_of, &perm),
+        (&doc_of, &pos_of),
         teacher_seconds,
         student_seconds,
         tokens_read,
-    })
+    ))
+}
+
+/// The scored tokens, gathered batch by batch, back in document order.
+fn in_document_order(
+    stats: Vec<TokenStats>,
+    (doc_of, pos_of): (&[usize], &[usize]),
+    teacher_seconds: f64,
+    student_seconds: Vec<f64>,
+    tokens_read: usize,
+) -> Scored {
+    let mut perm: Vec<usize> = (0..doc_of.len()).collect();
+    perm.sort_by_key(|&i| (doc_of[i], pos_of[i]));
+    Scored {
+        stats: stats.into_iter().map(|s| permute_stats(s, &perm)).collect(),
+        doc_of: permute(doc_of, &perm),
+        pos_of: permute(pos_of, &perm),
+        teacher_seconds,
+        student_seconds,
+        tokens_read,
+    }
 }
 
 fn permute<T: Clone>(v: &[T], perm: &[usize]) -> Vec<T> {
