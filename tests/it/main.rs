@@ -10,6 +10,7 @@ mod html;
 mod kld;
 mod lm;
 mod regression;
+mod rerank;
 mod report;
 mod saved;
 mod score;
