@@ -21,12 +21,7 @@ fn pairs(dir: &Path) -> (PathBuf, Vec<(String, u32)>) {
                 .to_owned()
         })
         .collect();
-    let queries = [
-        "a good film",
-        "a dull plot",
-        "great acting",
-        "not worth it",
-    ];
+    let queries = ["a good film", "a dull plot", "great acting", "not worth it"];
     let mut keys = Vec::new();
     let mut lines = String::new();
     for (i, passage) in texts.iter().enumerate() {
@@ -195,7 +190,10 @@ fn bad_rerank_input_exits_2() {
          {\"query\": \"q\", \"relevance\": 0}\n",
     )
     .unwrap();
-    assert_error(&rerank(&head, &head, &missing, &[]), &["\"passage\"", "hint:"]);
+    assert_error(
+        &rerank(&head, &head, &missing, &[]),
+        &["\"passage\"", "hint:"],
+    );
     // A negative grade.
     let negative = dir.path().join("negative.jsonl");
     std::fs::write(
@@ -210,6 +208,9 @@ fn bad_rerank_input_exits_2() {
     // A generation flag does not apply.
     assert_error(
         &rerank(&head, &head, &data, &["--prompt-field", "q"]),
-        &["--prompt-field does not apply to report --task ranking", "hint:"],
+        &[
+            "--prompt-field does not apply to report --task ranking",
+            "hint:",
+        ],
     );
 }
