@@ -307,7 +307,8 @@ pub(crate) struct ReportArgs {
     pub(crate) student: Option<String>,
     /// The task family (default: detected from the teacher's config.json): generation
     /// continues each --data record's prompt greedily with both causal LMs and scores the texts
-    /// against its reference.
+    /// against its reference; ranking scores each --data (query, passage) pair with both
+    /// cross-encoders (one-output heads) and ranks each query's passages.
     #[arg(long, value_name = "TASK")]
     pub(crate) task: Option<distill_eval_runner::family::Task>,
     #[command(flatten)]

@@ -333,10 +333,51 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                 },
             ))
         }
+        Some(Task::Ranking) => {
+            let e = &args.eval;
+            let ignored = [
+                ("--teacher-logits", args.teacher.teacher_logits.is_some()),
+                ("--max-new-tokens", g.max_new_tokens.is_some()),
+                ("--prompt-field", g.prompt_field.is_some()),
+                ("--reference-field", g.reference_field.is_some()),
+                ("--temperature", e.metrics.temperature != 1.0),
+                ("--bins", e.metrics.bins != 10),
+                ("--calibrate", e.extras.calibrate),
+                ("--choices", e.lm.choices.is_some()),
+                ("--context", e.lm.context.is_some()),
+                ("--stride", e.lm.stride.is_some()),
+            ];
+            if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+                anyhow::bail!(
+                    "{flag} does not apply to report --task ranking\nhint: report --task \
+                     ranking reads --teacher and --student cross-encoders (one-output heads) \
+                     and --data rows of query (--text-field), passage (--text-pair-field) and \
+                     relevance (--label-field)"
+                );
+            }
+            let d = &args.eval.data;
+            let (query, _, relevance) = distill_eval_runner::family::ranking::PAIR_FIELDS;
+            let ranking = RankingOptions {
+                query_field: d.text_field.clone().unwrap_or_else(|| query.to_owned()),
+                relevance_field: d
+                    .label_field
+                    .clone()
+                    .unwrap_or_else(|| relevance.to_owned()),
+                ..Default::default()
+            };
+            Ok((
+                Some(Task::Ranking),
+                TaskOptions {
+                    ranking,
+                    ..TaskOptions::default()
+                },
+            ))
+        }
         Some(other) => anyhow::bail!(
             "report --task {other} is not available: report detects the classification, \
              regression and causal-lm families from the teacher's config.json\nhint: leave \
-             --task out, or pass --task generation to generate with two causal LMs"
+             --task out, pass --task generation to generate with two causal LMs, or --task \
+             ranking to rerank (query, passage) pairs with two cross-encoders"
         ),
     }
 }

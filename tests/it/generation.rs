@@ -261,7 +261,7 @@ fn bad_input_exits_2_with_a_hint() {
     let r = run(&[
         "report",
         "--task",
-        "ranking",
+        "detection",
         "--teacher",
         &t,
         "--student",
@@ -269,5 +269,5 @@ fn bad_input_exits_2_with_a_hint() {
         "--data",
         s(&prompts),
     ]);
-    assert_error(&r, &["report --task ranking is not available", "hint:"]);
+    assert_error(&r, &["report --task detection is not available", "hint:"]);
 }

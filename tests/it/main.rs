@@ -11,6 +11,7 @@ mod kld;
 mod lm;
 mod regression;
 mod report;
+mod rerank;
 mod saved;
 mod score;
 mod snapshots;

@@ -119,7 +119,7 @@ fn npy_f64(values: &[f64]) -> Vec<u8> {
 
 /// A regression head made from a bundled 3-class classifier: one output, the difference of its
 /// `pos` and `neg` logits (a sentiment score), with `problem_type` regression.
-fn regression_head(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+pub(crate) fn regression_head(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     use candle::{Device, Tensor};
     let from = crate::common::model(name);
     let to = dir.join(name);

@@ -534,6 +534,30 @@ pub enum Error {
         task: &'static str,
     },
 
+    /// A ranking model that is not a one-output (regression) head.
+    #[error("{model} is a {problem_type} head with {num_labels} labels, not a cross-encoder's single relevance score\nhint: report --task ranking reads sequence-classification heads with one output (problem_type regression or num_labels 1); score a classifier's saved scores with score --task ranking")]
+    NotReranker {
+        /// The model.
+        model: String,
+        /// Its head's problem type.
+        problem_type: String,
+        /// Its outputs.
+        num_labels: usize,
+    },
+
+    /// A relevance grade of a pairs file that is not a number of at least 0.
+    #[error("{source_name}: {at}: the relevance in {field:?} is {value}, not a finite number of at least 0\nhint: grade each (query, passage) pair 0 (irrelevant) or more; fix the row or choose the column with --label-field")]
+    RelevanceGrade {
+        /// The data.
+        source_name: String,
+        /// Where.
+        at: Position,
+        /// The relevance column.
+        field: String,
+        /// What it holds.
+        value: String,
+    },
+
     /// A regression target that is not a number.
     #[error("{source_name}: {at}: the target in {field:?} is {value}, not a finite number\nhint: a regression head's labels must be numbers; fix the row or choose the target column with --label-field")]
     RegressionTarget {

@@ -21,7 +21,8 @@ pub struct ReportOptions {
     pub setup: Setup,
     /// The quality gates.
     pub gates: Gates,
-    /// The family, when not detected from the teacher's config.json (`--task generation`).
+    /// The family, when not detected from the teacher's config.json (`--task generation`,
+    /// `--task ranking`).
     pub task: Option<family::Task>,
     /// The family's own fields and settings.
     pub options: family::TaskOptions,
@@ -40,6 +41,11 @@ pub fn report(opts: &ReportOptions, device: &Device) -> Result<Report> {
                 .ok_or(crate::Error::NoData)?;
             setup = family::generation::models::records_setup(setup, records);
             family::Task::Generation
+        }
+        // Cross-encoders: the data is read as (query, passage) pairs with relevance grades.
+        Some(family::Task::Ranking) => {
+            setup = family::ranking::pairs_setup(setup);
+            family::Task::Ranking
         }
         Some(task) => task,
         None => family::prepare(&mut setup, &opts.teacher, Some(&opts.student))?,

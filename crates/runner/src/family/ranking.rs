@@ -6,8 +6,13 @@
 //! The verdict applies the retention levels of the thresholds to `ndcg@10_retention`
 //! (EXCELLENT above 0.95, GOOD above 0.92, ACCEPTABLE above 0.90, else WEAK). A query without
 //! a relevant document scores 0 on NDCG, AP and RR and counts in the means, as scikit-learn
-//! scores it; the report says how many there were. Only saved scores are read so far
-//! (`score --task ranking --data rows.jsonl`).
+//! scores it; the report says how many there were.
+//!
+//! The scores are saved ones (`score --task ranking --data rows.jsonl`, one record per line
+//! with both scores) or come from two cross-encoders (`report --task ranking`): one-output
+//! sequence-classification heads run once each over a pairs file of (query, passage,
+//! relevance) rows, the query text being the query id. Both paths build the same
+//! [`RankingRow`]s and the same report from them.
 
 use std::path::Path;
 
@@ -16,8 +21,12 @@ use distill_eval_metrics::tasks::{evaluate_ranking, RankingEvaluation};
 use distill_eval_metrics::{RetentionBootstrap, Thresholds, Verdict};
 use serde::Serialize;
 
+use distill_eval_model::ModelSource;
+
 use super::{saved_file, TaskOptions};
-use crate::engine::{Family, Session, StudentSpec, TeacherSource};
+use crate::engine::pass::run_model;
+use crate::engine::{Family, ModelRun, Session, Setup, StudentSource, StudentSpec, TeacherSource};
+use crate::input::dataset::Label;
 use crate::error::Result;
 use crate::input::records::{self, Field, Record};
 use crate::render::fmt::{f4, int, pct};
@@ -99,6 +108,87 @@ pub struct TeacherSide {
     queries: Vec<String>,
     relevance: Vec<f64>,
     scores: Vec<f64>,
+    /// The teacher's run, when it was a model.
+    run: Option<ModelRun>,
+}
+
+/// The default fields of a pairs file read by `report --task ranking`.
+pub const PAIR_FIELDS: (&str, &str, &str) = ("query", "passage", "relevance");
+
+/// The setup of `report --task ranking`: the data read as (query, passage) text pairs, with
+/// [`PAIR_FIELDS`] where no field was named and the relevance grades read as numbers.
+pub fn pairs_setup(mut setup: Setup) -> Setup {
+    if let Some(data) = setup.data.as_mut() {
+        let o = &mut data.options;
+        let (query, passage, relevance) = PAIR_FIELDS;
+        o.text_field.get_or_insert_with(|| query.to_owned());
+        o.text_pair_field.get_or_insert_with(|| passage.to_owned());
+        o.label_field.get_or_insert_with(|| relevance.to_owned());
+        o.texts_only = false;
+        o.numeric_labels = true;
+    }
+    setup
+}
+
+/// One cross-encoder's score of every pair: a one-output head run once over the dataset.
+fn score_pass(source: &ModelSource, role: &str, session: &Session) -> Result<(Vec<f64>, ModelRun)> {
+    let data = session.dataset().ok_or(Error::NoData)?;
+    let model = distill_eval_model::load(source, &session.device, &session.setup.load)?;
+    if model.info.problem_type != "regression" || model.num_labels() != 1 {
+        return Err(Error::NotReranker {
+            model: model.info.id.clone(),
+            problem_type: model.info.problem_type.clone(),
+            num_labels: model.num_labels(),
+        });
+    }
+    let out = run_model(&model, &data.rows, role, &session.setup.pass)?;
+    let examples_per_second = out.examples_per_second();
+    // (n, 1) -> (n,). Device => host: one copy of a small column of scores.
+    let scores = out
+        .logits
+        .flatten_all()?
+        .to_dtype(candle::DType::F64)?
+        .to_vec1::<f64>()?;
+    let run = ModelRun {
+        info: model.info.clone(),
+        seconds: out.seconds,
+        examples_per_second,
+        tokens_per_second: None,
+    };
+    Ok((scores, run))
+}
+
+/// The teacher's side from a cross-encoder over the session's pairs.
+fn model_teacher(session: &Session, source: &ModelSource) -> Result<TeacherSide> {
+    let data = session.dataset().ok_or(Error::NoData)?;
+    let relevance = data
+        .rows
+        .iter()
+        .map(|r| {
+            let value = match &r.label {
+                Label::Id(i) => Some(*i as f64),
+                Label::Number(x) => Some(*x),
+                Label::Name(s) => s.trim().parse::<f64>().ok(),
+                Label::Absent => None,
+            };
+            value
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| Error::RelevanceGrade {
+                    source_name: data.source.clone(),
+                    at: r.position,
+                    field: data.fields.label.clone(),
+                    value: r.label.to_string(),
+                })
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let (scores, run) = score_pass(source, "teacher", session)?;
+    Ok(TeacherSide {
+        file: data.source.clone(),
+        queries: data.rows.iter().map(|r| r.text.clone()).collect(),
+        relevance,
+        scores,
+        run: Some(run),
+    })
 }
 
 fn read_rows(file: &str) -> Result<Vec<Record>> {
@@ -111,10 +201,13 @@ impl Family for Ranking {
 
     fn teacher(
         &self,
-        _session: &Session,
+        session: &Session,
         teacher: &TeacherSource,
         _first: &StudentSpec,
     ) -> Result<(TeacherSide, Option<Report>)> {
+        if let TeacherSource::Model(source) = teacher {
+            return Ok((model_teacher(session, source)?, None));
+        }
         let file = teacher
             .file()
             .ok_or(Error::SavedOutputsOnly { task: "ranking" })?
@@ -127,6 +220,7 @@ impl Family for Ranking {
             relevance: Vec::with_capacity(rows.len()),
             scores: Vec::with_capacity(rows.len()),
             file: file.clone(),
+            run: None,
         };
         for r in &rows {
             side.queries.push(r.key(path, o.query())?);
@@ -151,21 +245,16 @@ impl Family for Ranking {
         teacher: &TeacherSide,
         student: &StudentSpec,
     ) -> Result<Report> {
-        let file = saved_file(&student.source, "ranking")?;
-        let path = Path::new(file);
-        let rows = read_rows(file)?;
-        if rows.len() != teacher.scores.len() {
-            return Err(Error::RowCountMismatch {
-                first: teacher.file.clone(),
-                first_rows: teacher.scores.len(),
-                second: file.to_owned(),
-                second_rows: rows.len(),
-            });
-        }
-        let scores = rows
-            .iter()
-            .map(|r| r.number(path, self.options.student()))
-            .collect::<Result<Vec<f64>>>()?;
+        let (file, scores, run) = match (&student.source, teacher.run.is_some()) {
+            (StudentSource::Model(source), true) => {
+                let (scores, run) = score_pass(source, &student.role, session)?;
+                (teacher.file.as_str(), scores, Some(run))
+            }
+            _ => {
+                let file = saved_file(&student.source, "ranking")?;
+                (file, self.saved_scores(file, teacher)?, None)
+            }
+        };
         let input: Vec<RankingRow<'_>> = (0..scores.len())
             .map(|i| RankingRow {
                 query: &teacher.queries[i],
@@ -194,7 +283,29 @@ impl Family for Ranking {
             thresholds,
             bootstrap,
         };
-        Ok(ReportBuilder::new(Box::new(findings)).build(&self.gates))
+        Ok(ReportBuilder::new(Box::new(findings))
+            .models(teacher.run.clone(), run)
+            .dataset(teacher.run.as_ref().and_then(|_| session.dataset_info()))
+            .build(&self.gates))
+    }
+}
+
+impl Ranking {
+    /// The student's scores from a saved records file, one per teacher row.
+    fn saved_scores(&self, file: &str, teacher: &TeacherSide) -> Result<Vec<f64>> {
+        let path = Path::new(file);
+        let rows = read_rows(file)?;
+        if rows.len() != teacher.scores.len() {
+            return Err(Error::RowCountMismatch {
+                first: teacher.file.clone(),
+                first_rows: teacher.scores.len(),
+                second: file.to_owned(),
+                second_rows: rows.len(),
+            });
+        }
+        rows.iter()
+            .map(|r| r.number(path, self.options.student()))
+            .collect()
     }
 }
 
