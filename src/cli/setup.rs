@@ -294,7 +294,6 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                 ("--subset", d.subset.is_some()),
                 ("--temperature", e.metrics.temperature != 1.0),
                 ("--bins", e.metrics.bins != 10),
-                ("--bootstrap", e.extras.bootstrap.is_some_and(|n| n > 0)),
                 ("--calibrate", e.extras.calibrate),
                 ("--choices", e.lm.choices.is_some()),
                 ("--context", e.lm.context.is_some()),

@@ -152,6 +152,41 @@ fn every_format_renders_and_limit_and_fields_apply() {
 }
 
 #[test]
+fn bootstrap_intervals_of_generated_texts_follow_the_seed() {
+    let prompts = fixture("generation/prompts.jsonl");
+    let flags = |seed: &'static str| {
+        [
+            "--max-new-tokens",
+            "8",
+            "--bootstrap",
+            "100",
+            "--seed",
+            seed,
+            "--json",
+            "-",
+        ]
+    };
+    let r = generation(&prompts, &flags("1"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let a = r.json();
+    let b = &a["bootstrap"];
+    assert_eq!(b["resamples"], 100, "{b}");
+    assert_eq!(b["units"], 6, "{b}");
+    let bleu = a["student"]["bleu"].as_f64().unwrap();
+    let interval = &b["student"];
+    assert!(
+        (interval["estimate"].as_f64().unwrap() - bleu).abs() < 1e-9,
+        "{interval}"
+    );
+    assert!(interval["lower"].as_f64().unwrap() <= bleu, "{interval}");
+    assert!(bleu <= interval["upper"].as_f64().unwrap(), "{interval}");
+    let again = generation(&prompts, &flags("1")).json();
+    assert_eq!(again["bootstrap"], a["bootstrap"]);
+    let other = generation(&prompts, &flags("2")).json();
+    assert_ne!(other["bootstrap"]["student"], a["bootstrap"]["student"]);
+}
+
+#[test]
 fn bad_input_exits_2_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| {
