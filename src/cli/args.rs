@@ -314,7 +314,18 @@ pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) generation: GenerateArgs,
     #[command(flatten)]
+    pub(crate) rerank: RerankArgs,
+    #[command(flatten)]
     pub(crate) eval: EvalArgs,
+}
+
+/// How `report --task ranking` ranks.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Ranking")]
+pub(crate) struct RerankArgs {
+    /// NDCG cut-offs besides 5 and 10, comma-separated (e.g. 1,3,20).
+    #[arg(long, value_name = "K", value_delimiter = ',', value_parser = within::<1, 100_000>)]
+    pub(crate) k: Vec<usize>,
 }
 
 /// How `report --task generation` generates.

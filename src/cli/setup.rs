@@ -281,6 +281,12 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                      generation to continue the --data records' prompts with both models"
                 );
             }
+            if !args.rerank.k.is_empty() {
+                anyhow::bail!(
+                    "--k applies to report --task ranking only\nhint: add --task ranking to \
+                     rank the --data (query, passage) pairs with two cross-encoders"
+                );
+            }
             Ok((None, TaskOptions::default()))
         }
         Some(Task::Generation) => {
@@ -298,6 +304,7 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                 ("--choices", e.lm.choices.is_some()),
                 ("--context", e.lm.context.is_some()),
                 ("--stride", e.lm.stride.is_some()),
+                ("--k", !args.rerank.k.is_empty()),
             ];
             if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
                 anyhow::bail!(
@@ -362,6 +369,7 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                     .label_field
                     .clone()
                     .unwrap_or_else(|| relevance.to_owned()),
+                cutoffs: args.rerank.k.clone(),
                 ..Default::default()
             };
             Ok((

@@ -115,10 +115,14 @@ fn cross_encoders_rank_as_their_saved_scores_score() {
         regression_head(dir.path(), "distilbert"),
     );
     let (data, keys) = pairs(dir.path());
-    let r = rerank(&t, &st, &data, &["--json", "-"]);
+    let r = rerank(&t, &st, &data, &["--k", "1,3", "--json", "-"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let got = r.json();
     assert_eq!(got["task"], "ranking");
+    // The extra cut-offs are reported beside NDCG@5 and @10.
+    for key in ["ndcg@1", "ndcg@3", "ndcg@5", "ndcg@10"] {
+        assert!(got["student"][key].is_number(), "{key}: {}", got["student"]);
+    }
     assert_eq!(got["queries"], 4);
     assert_eq!(got["teacher_model"]["problem_type"], "regression");
     assert_eq!(got["student_model"]["problem_type"], "regression");
@@ -143,6 +147,8 @@ fn cross_encoders_rank_as_their_saved_scores_score() {
         "ranking",
         "--data",
         s(&rows_file),
+        "--k",
+        "1,3",
         "--json",
         "-",
     ]);
@@ -213,4 +219,18 @@ fn bad_rerank_input_exits_2() {
             "hint:",
         ],
     );
+    // Cut-offs without --task ranking.
+    let (t, st) = (s(&head), s(&head));
+    let r = run(&[
+        "report",
+        "--teacher",
+        t,
+        "--student",
+        st,
+        "--data",
+        s(&data),
+        "--k",
+        "3",
+    ]);
+    assert_error(&r, &["--k applies to report --task ranking only", "hint:"]);
 }
