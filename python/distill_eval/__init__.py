@@ -305,12 +305,20 @@ def report(
     top_k: int = 5,
     choices: Optional[str] = None,
     chunking: str = "windows",
+    task: Optional[str] = None,
+    max_new_tokens: Optional[int] = None,
+    prompt_field: Optional[str] = None,
+    reference_field: Optional[str] = None,
+    k: Sequence[int] = (),
     progress: Any = None,
 ) -> Report:
     """``distill-eval report``: run the ``teacher`` and ``student`` checkpoints (folders or hub
     repo ids) once each over ``data`` (a file or ``hf://datasets/...``) and report. The options
     are the CLI's flags by the same names (for causal LMs ``context``, ``stride``, ``top_k``,
-    ``choices`` and ``chunking`` too). The GIL is released while the models run.
+    ``choices`` and ``chunking`` too). ``task="generation"`` continues each record's prompt
+    greedily with two causal LMs (``max_new_tokens``, ``prompt_field``, ``reference_field``) and
+    ``task="ranking"`` scores (query, passage) pairs with two cross-encoders (``k``), as
+    ``report --task`` does. The GIL is released while the models run.
 
     ``progress``: a callable ``progress(done, total, model)``, called with the GIL taken before
     each model's first batch (``done == 0``) and after each batch, ``model`` being
@@ -332,7 +340,10 @@ def report(
         context=None if context is None else _count(context, "context"),
         stride=None if stride is None else _count(stride, "stride"),
         top_k=_count(top_k, "top_k"), choices=None if choices is None else str(choices),
-        chunking=str(chunking),
+        chunking=str(chunking), task=None if task is None else str(task),
+        max_new_tokens=None if max_new_tokens is None else _count(max_new_tokens, "max_new_tokens"),
+        prompt_field=prompt_field, reference_field=reference_field,
+        k=[_count(v, "k") for v in k],
     )
     return Report(_core.report(args))
 

@@ -107,6 +107,11 @@ def report(
     top_k: int = ...,
     choices: Optional[str] = ...,
     chunking: str = ...,
+    task: Optional[str] = ...,
+    max_new_tokens: Optional[int] = ...,
+    prompt_field: Optional[str] = ...,
+    reference_field: Optional[str] = ...,
+    k: Sequence[int] = ...,
     progress: Union[ProgressCallback, ProgressBar, None] = ...,
 ) -> Report: ...
 

@@ -165,3 +165,98 @@ def test_causal_lm_options_and_the_multiple_choice_progress():
         distill_eval.report(**args, device="cpu", chunking="sliding")
     with pytest.raises(DistillEvalError, match="top_k"):
         distill_eval.report(**args, device="cpu", top_k=0)
+
+
+def _cli(*args):
+    import json
+    import subprocess
+
+    from conftest import cli_binary
+
+    binary = cli_binary()
+    if binary is None:
+        pytest.skip("no distill-eval binary to compare with")
+    out = subprocess.run([str(binary), *args, "--json", "-"], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
+def test_generation_from_two_causal_lms_is_the_cli_s():
+    llm = MODELS / "llm"
+    prompts = ROOT / "tests" / "fixtures" / "generation" / "prompts.jsonl"
+    args = dict(teacher=str(llm / "teacher_llama"), student=str(llm / "qwen2"), data=str(prompts))
+    r = distill_eval.report(**args, task="generation", max_new_tokens=6, device="cpu",
+                            bootstrap=50, seed=2, limit=4)
+    mine = r.to_dict()
+    cli = _cli("report", "--task", "generation", "--teacher", args["teacher"], "--student",
+               args["student"], "--data", args["data"], "--max-new-tokens", "6", "--device",
+               "cpu", "--bootstrap", "50", "--seed", "2", "--limit", "4")
+    assert mine["task"] == "generation" and len(mine["generated"]["rows"]) == 4
+    for key in ("teacher", "student", "generated", "bootstrap", "bleu_retention", "verdict"):
+        assert mine[key] == cli[key], key
+    with pytest.raises(DistillEvalError, match="max_new_tokens applies to"):
+        distill_eval.report(**args, max_new_tokens=6, device="cpu")
+    with pytest.raises(DistillEvalError, match="not one report"):
+        distill_eval.report(**args, task="detection", device="cpu")
+
+
+def _one_output_head(src, dst):
+    """A copy of the bundled classifier `src` whose head gives one score (pos minus neg)."""
+    import json
+    import shutil
+    import struct
+
+    import numpy as np
+
+    shutil.copytree(src, dst)
+    raw = (src / "model.safetensors").read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    body = raw[8 + n:]
+    arrays = {}
+    for name, info in header.items():
+        assert info["dtype"] == "F32", info
+        lo, hi = info["data_offsets"]
+        arrays[name] = np.frombuffer(body[lo:hi], dtype="<f4").reshape(info["shape"])
+    w, b = arrays["classifier.weight"], arrays["classifier.bias"]
+    arrays["classifier.weight"] = (w[2] - w[0])[None, :]
+    arrays["classifier.bias"] = np.array([b[2] - b[0]], dtype="<f4")
+    out, offset, blobs = {}, 0, []
+    for name, a in arrays.items():
+        data = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        out[name] = {"dtype": "F32", "shape": list(a.shape),
+                     "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    head = json.dumps(out).encode()
+    (dst / "model.safetensors").write_bytes(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+    config = json.loads((dst / "config.json").read_text())
+    config.update(id2label={"0": "score"}, label2id={"score": 0}, problem_type="regression")
+    (dst / "config.json").write_text(json.dumps(config))
+    return dst
+
+
+def test_ranking_with_two_cross_encoders_is_the_cli_s(tmp_path):
+    import json
+
+    teacher = _one_output_head(MODELS / "teacher_bert", tmp_path / "t")
+    student = _one_output_head(MODELS / "distilbert", tmp_path / "s")
+    rows = [{"query": q, "passage": p, "relevance": (i + j) % 3}
+            for i, q in enumerate(["a great film", "a dull plot", "the cast"])
+            for j, p in enumerate(["I loved it.", "It was boring.", "The actors were fine.",
+                                   "Terrible pacing."])]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = distill_eval.report(teacher=str(teacher), student=str(student), data=str(data),
+                            task="ranking", k=[1, 3], device="cpu", bootstrap=0)
+    mine = r.to_dict()
+    cli = _cli("report", "--task", "ranking", "--teacher", str(teacher), "--student",
+               str(student), "--data", str(data), "--k", "1,3", "--device", "cpu",
+               "--bootstrap", "0")
+    assert mine["task"] == "ranking" and mine["queries"] == 3
+    assert "ndcg@3" in mine["student"]
+    for key in ("teacher", "student", "per_query", "ndcg@10_retention", "verdict"):
+        assert mine[key] == cli[key], key
+    with pytest.raises(DistillEvalError, match="k applies to"):
+        distill_eval.report(teacher=str(teacher), student=str(student), data=str(data), k=[3])

@@ -433,6 +433,11 @@ struct ReportArgs {
     top_k: usize,
     choices: Option<String>,
     chunking: String,
+    task: Option<String>,
+    max_new_tokens: Option<usize>,
+    prompt_field: Option<String>,
+    reference_field: Option<String>,
+    k: Vec<usize>,
 }
 
 /// The whole pipeline on checkpoints, as `distill-eval report` runs it; the GIL is released
@@ -471,7 +476,13 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         top_k: item(args, "top_k")?,
         choices: item(args, "choices")?,
         chunking: item(args, "chunking")?,
+        task: item(args, "task")?,
+        max_new_tokens: item(args, "max_new_tokens")?,
+        prompt_field: item(args, "prompt_field")?,
+        reference_field: item(args, "reference_field")?,
+        k: item(args, "k")?,
     };
+    let (task, task_options) = report_task(&a)?;
     let mut opts = options((a.temperature, a.bins, a.bootstrap, a.seed, a.calibrate))?;
     let parse = |what: &str, e: String| bad(format!("{what}: {e}"));
     let device: DeviceSpec = a
@@ -557,8 +568,8 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
                 student,
                 setup: opts.setup,
                 gates: opts.gates,
-                task: None,
-                options: Default::default(),
+                task,
+                options: task_options,
             },
             &device,
         )?)
@@ -568,6 +579,90 @@ fn report(py: Python<'_>, args: &Bound<'_, PyDict>) -> PyResult<CoreReport> {
         return Err(e);
     }
     Ok(CoreReport::new(outcome?))
+}
+
+/// `report`'s family (`None`: detected from the teacher) and its options, refusing the options
+/// of the other families as the CLI does.
+fn report_task(
+    a: &ReportArgs,
+) -> PyResult<(
+    Option<distill_eval_runner::family::Task>,
+    distill_eval_runner::family::TaskOptions,
+)> {
+    use distill_eval_runner::family::generation::GenerationOptions;
+    use distill_eval_runner::family::ranking::{RankingOptions, PAIR_FIELDS};
+    use distill_eval_runner::family::{Task, TaskOptions};
+
+    let task = match a.task.as_deref() {
+        None => None,
+        Some(name) => match name.parse::<Task>() {
+            Ok(t @ (Task::Generation | Task::Ranking)) => Some(t),
+            _ => {
+                return Err(bad(format!(
+                    "task {name:?} is not one report() runs\nhint: task=\"generation\" \
+                     continues prompts with two causal LMs, task=\"ranking\" reranks (query, \
+                     passage) pairs with two cross-encoders; leave it unset to detect the \
+                     family from the teacher's config.json"
+                )))
+            }
+        },
+    };
+    let generation_given = [
+        ("max_new_tokens", a.max_new_tokens.is_some()),
+        ("prompt_field", a.prompt_field.is_some()),
+        ("reference_field", a.reference_field.is_some()),
+    ];
+    if task != Some(Task::Generation) {
+        if let Some((name, _)) = generation_given.iter().find(|(_, on)| *on) {
+            return Err(bad(format!(
+                "{name} applies to task=\"generation\" only\nhint: pass task=\"generation\" \
+                 to continue the data's prompts with both models"
+            )));
+        }
+    }
+    if task != Some(Task::Ranking) && !a.k.is_empty() {
+        return Err(bad(
+            "k applies to task=\"ranking\" only\nhint: pass task=\"ranking\" to rank (query, \
+             passage) pairs with two cross-encoders"
+                .to_owned(),
+        ));
+    }
+    if a.max_new_tokens.is_some_and(|n| !(1..=4096).contains(&n))
+        || a.k.iter().any(|&k| !(1..=100_000).contains(&k))
+    {
+        return Err(bad(
+            "max_new_tokens must be between 1 and 4096, and each k between 1 and 100000\nhint: \
+             64 new tokens is the default; k adds NDCG cut-offs besides 5 and 10"
+                .to_owned(),
+        ));
+    }
+    let mut options = TaskOptions::default();
+    match task {
+        Some(Task::Generation) => {
+            let d = GenerationOptions::default();
+            options.generation = GenerationOptions {
+                reference_field: a.reference_field.clone().unwrap_or(d.reference_field),
+                prompt_field: a.prompt_field.clone().unwrap_or(d.prompt_field),
+                max_new_tokens: a.max_new_tokens.unwrap_or(d.max_new_tokens),
+                limit: a.limit,
+                ..GenerationOptions::default()
+            };
+        }
+        Some(Task::Ranking) => {
+            let (query, _, relevance) = PAIR_FIELDS;
+            options.ranking = RankingOptions {
+                query_field: a.text_field.clone().unwrap_or_else(|| query.to_owned()),
+                relevance_field: a
+                    .label_field
+                    .clone()
+                    .unwrap_or_else(|| relevance.to_owned()),
+                cutoffs: a.k.clone(),
+                ..RankingOptions::default()
+            };
+        }
+        _ => {}
+    }
+    Ok((task, options))
 }
 
 /// Where a progress callback's exception is kept until the run has stopped.
