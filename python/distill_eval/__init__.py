@@ -324,7 +324,8 @@ def report(
     each model's first batch (``done == 0``) and after each batch, ``model`` being
     ``"teacher"`` or ``"student"`` (examples), or ``"teacher+student"`` for causal LMs, which
     run in lockstep (scored tokens), then ``"teacher"`` and ``"student"`` again for their
-    multiple-choice passes (``choices``, counted in choices); or a tqdm bar, reset for each model and advanced by each
+    multiple-choice passes (``choices``, counted in choices), or each model's generation
+    (``task="generation"``, counted in prompts); or a tqdm bar, reset for each model and advanced by each
     batch. An exception the callback raises stops the run at that batch and propagates
     unchanged (a ``KeyboardInterrupt`` too)."""
     args = dict(

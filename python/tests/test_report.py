@@ -185,12 +185,19 @@ def test_generation_from_two_causal_lms_is_the_cli_s():
     llm = MODELS / "llm"
     prompts = ROOT / "tests" / "fixtures" / "generation" / "prompts.jsonl"
     args = dict(teacher=str(llm / "teacher_llama"), student=str(llm / "qwen2"), data=str(prompts))
+    calls = []
     r = distill_eval.report(**args, task="generation", max_new_tokens=6, device="cpu",
-                            bootstrap=50, seed=2, limit=4)
+                            bootstrap=50, seed=2, limit=4, batch_size=2,
+                            progress=lambda done, total, model: calls.append((done, total, model)))
+    # Each model's generation is counted in prompts, teacher first.
+    assert [c for c in calls if c[2] == "teacher"] == [(0, 4, "teacher"), (2, 4, "teacher"),
+                                                       (4, 4, "teacher")]
+    assert [c for c in calls if c[2] == "student"][-1] == (4, 4, "student")
+    assert [c[2] for c in calls].index("student") == 3
     mine = r.to_dict()
     cli = _cli("report", "--task", "generation", "--teacher", args["teacher"], "--student",
                args["student"], "--data", args["data"], "--max-new-tokens", "6", "--device",
-               "cpu", "--bootstrap", "50", "--seed", "2", "--limit", "4")
+               "cpu", "--bootstrap", "50", "--seed", "2", "--limit", "4", "--batch-size", "2")
     assert mine["task"] == "generation" and len(mine["generated"]["rows"]) == 4
     for key in ("teacher", "student", "generated", "bootstrap", "bleu_retention", "verdict"):
         assert mine[key] == cli[key], key

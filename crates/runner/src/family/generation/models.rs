@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::{Generation, TeacherSide};
+use crate::engine::pass::Meter;
 use crate::engine::{Examples, ModelRun, Session};
 use crate::error::{Error, Result};
 use crate::input::records::{self, Field};
@@ -118,6 +119,8 @@ fn generate(
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
     let progress = bar(ids.len(), role, &model.info.id, session.setup.pass.progress);
+    let hook = session.setup.pass.hook.as_ref();
+    let mut meter = Meter::start(progress, hook, ids.len(), role, "prompts")?;
     let mut out = vec![Generated::default(); ids.len()];
     let mut tokens = 0usize;
     for chunk in order.chunks(opts.batch_size.max(1)) {
@@ -126,9 +129,9 @@ fn generate(
             tokens += g.tokens.len();
             out[i] = g;
         }
-        progress.inc(chunk.len() as u64);
+        meter.inc(chunk.len())?;
     }
-    progress.finish_and_clear();
+    meter.finish();
     let seconds = started.elapsed().as_secs_f64();
     let run = ModelRun {
         info: model.info.clone(),
