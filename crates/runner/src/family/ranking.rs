@@ -26,7 +26,6 @@ use distill_eval_model::ModelSource;
 use super::{saved_file, TaskOptions};
 use crate::engine::pass::run_model;
 use crate::engine::{Family, ModelRun, Session, Setup, StudentSource, StudentSpec, TeacherSource};
-use crate::input::dataset::Label;
 use crate::error::Result;
 use crate::input::records::{self, Field, Record};
 use crate::render::fmt::{f4, int, pct};
@@ -165,13 +164,8 @@ fn model_teacher(session: &Session, source: &ModelSource) -> Result<TeacherSide>
         .rows
         .iter()
         .map(|r| {
-            let value = match &r.label {
-                Label::Id(i) => Some(*i as f64),
-                Label::Number(x) => Some(*x),
-                Label::Name(s) => s.trim().parse::<f64>().ok(),
-                Label::Absent => None,
-            };
-            value
+            r.label
+                .as_number()
                 .filter(|x| x.is_finite() && *x >= 0.0)
                 .ok_or_else(|| Error::RelevanceGrade {
                     source_name: data.source.clone(),

@@ -20,7 +20,6 @@ use crate::engine::{
     Examples, Family, ModelRun, Session, StudentSource, StudentSpec, TeacherSource,
 };
 use crate::family::classification::model_pass;
-use crate::input::dataset::Label;
 use crate::error::Result;
 use crate::input::saved;
 use crate::render::fmt::{f4, int, pct};
@@ -95,13 +94,8 @@ fn targets(session: &Session) -> Result<(Vec<f64>, Option<String>)> {
                 .rows
                 .iter()
                 .map(|r| {
-                    let value = match &r.label {
-                        Label::Id(i) => Some(*i as f64),
-                        Label::Number(x) => Some(*x),
-                        Label::Name(s) => s.trim().parse::<f64>().ok(),
-                        Label::Absent => None,
-                    };
-                    value
+                    r.label
+                        .as_number()
                         .filter(|x| x.is_finite())
                         .ok_or_else(|| Error::RegressionTarget {
                             source_name: data.source.clone(),

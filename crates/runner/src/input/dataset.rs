@@ -90,6 +90,19 @@ pub enum Label {
     Number(f64),
 }
 
+impl Label {
+    /// The label as a number: an id, a number, or a name that parses as one (a regression
+    /// target or a relevance grade); `None` when absent or not numeric.
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Self::Id(i) => Some(*i as f64),
+            Self::Number(x) => Some(*x),
+            Self::Name(s) => s.trim().parse::<f64>().ok(),
+            Self::Absent => None,
+        }
+    }
+}
+
 impl fmt::Display for Label {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
