@@ -149,23 +149,16 @@ fn lockstep_chunked(
     let mut student_seconds = vec![0.0; students.len()];
     let mut tokens_read = 0;
     for group in groups {
-        let picked: Vec<&Window> = group.iter().map(|&i| &windows[i]).collect();
-        let rows: Vec<&[u32]> = picked
-            .iter()
-            .map(|w| &docs[w.doc][w.begin..w.end])
-            .collect();
-        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-        let (mut index, mut targets) = (Vec::new(), Vec::new());
-        for (r, w) in picked.iter().enumerate() {
-            let doc = &docs[w.doc];
-            for (j, &target) in doc.iter().enumerate().take(w.end).skip(w.score_from) {
-                index.push((r * width + (j - 1 - w.begin)) as u32);
-                targets.push(target);
-                doc_of.push(w.doc);
-                pos_of.push(j);
-            }
-            tokens_read += w.len();
-        }
+        let Batch {
+            rows,
+            index,
+            targets,
+            scored,
+            read,
+        } = gather(&group, windows, docs);
+        doc_of.extend(scored.iter().map(|&(w, _)| w.doc));
+        pos_of.extend(scored.iter().map(|&(_, j)| j));
+        tokens_read += read;
         let m = index.len();
         let device = teacher.device();
         let index = Tensor::from_vec(index, m, device)?;
@@ -227,22 +220,21 @@ pub fn against_base(
     let mut tokens_read = 0;
     let first = students.first().copied();
     for group in groups {
-        let picked: Vec<&Window> = group.iter().map(|&i| &windows[i]).collect();
-        let rows: Vec<&[u32]> = picked.iter().map(|w| &chunks[w.doc][w.begin..w.end]).collect();
-        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-        // Per scored position: its flat index, target, and (chunk, scored row) in the file.
-        let (mut index, mut targets, mut at) = (Vec::new(), Vec::new(), Vec::new());
-        for (r, w) in picked.iter().enumerate() {
-            let doc = &chunks[w.doc];
-            for (j, &target) in doc.iter().enumerate().take(w.end).skip(w.score_from) {
-                index.push((r * width + (j - 1 - w.begin)) as u32);
-                targets.push(target);
-                at.push((w.doc, j - w.score_from));
-                doc_of.push(w.doc);
-                pos_of.push(j);
-            }
-            tokens_read += w.len();
-        }
+        let Batch {
+            rows,
+            index,
+            targets,
+            scored,
+            read,
+        } = gather(&group, windows, chunks);
+        // Each scored position's (chunk, scored row) in the file.
+        let at: Vec<(usize, usize)> = scored
+            .iter()
+            .map(|&(w, j)| (w.doc, j - w.score_from))
+            .collect();
+        doc_of.extend(scored.iter().map(|&(w, _)| w.doc));
+        pos_of.extend(scored.iter().map(|&(_, j)| j));
+        tokens_read += read;
         let m = index.len();
         let Some(lead) = first else { break };
         let device = lead.device();
@@ -288,6 +280,46 @@ pub fn against_base(
         student_seconds,
         tokens_read,
     ))
+}
+
+/// One batch of windows, as the models read it.
+struct Batch<'a> {
+    /// Each window's tokens.
+    rows: Vec<&'a [u32]>,
+    /// Per scored position: its flat index in the right-padded batch of `rows`...
+    index: Vec<u32>,
+    /// ... the token it predicts ...
+    targets: Vec<u32>,
+    /// ... and its window and position in the window's document.
+    scored: Vec<(&'a Window, usize)>,
+    /// Tokens the batch reads (window tokens, overlaps counted again).
+    read: usize,
+}
+
+/// The windows `group` of `docs` as one batch.
+fn gather<'a>(group: &[usize], windows: &'a [Window], docs: &'a [Vec<u32>]) -> Batch<'a> {
+    let picked: Vec<&Window> = group.iter().map(|&i| &windows[i]).collect();
+    let rows: Vec<&[u32]> = picked
+        .iter()
+        .map(|w| &docs[w.doc][w.begin..w.end])
+        .collect();
+    let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let (mut index, mut targets, mut scored) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, w) in picked.iter().enumerate() {
+        let doc = &docs[w.doc];
+        for (j, &target) in doc.iter().enumerate().take(w.end).skip(w.score_from) {
+            index.push((r * width + (j - 1 - w.begin)) as u32);
+            targets.push(target);
+            scored.push((*w, j));
+        }
+    }
+    Batch {
+        rows,
+        index,
+        targets,
+        scored,
+        read: picked.iter().map(|w| w.len()).sum(),
+    }
 }
 
 /// The scored tokens, gathered batch by batch, back in document order.
