@@ -268,11 +268,22 @@ impl EvalArgs {
 /// checking that the flags given apply to it.
 pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOptions)> {
     let g = &args.generation;
+    let e = &args.eval;
     let generation_flags = [
         ("--max-new-tokens", g.max_new_tokens.is_some()),
         ("--prompt-field", g.prompt_field.is_some()),
         ("--reference-field", g.reference_field.is_some()),
     ];
+    // Classifiers' and causal LMs' flags, which neither generation nor reranking takes.
+    let model_flags = [
+        ("--temperature", e.metrics.temperature != 1.0),
+        ("--bins", e.metrics.bins != 10),
+        ("--calibrate", e.extras.calibrate),
+        ("--choices", e.lm.choices.is_some()),
+        ("--context", e.lm.context.is_some()),
+        ("--stride", e.lm.stride.is_some()),
+    ];
+    let teacher_logits = ("--teacher-logits", args.teacher.teacher_logits.is_some());
     match args.task {
         None => {
             if let Some((flag, _)) = generation_flags.iter().find(|(_, on)| *on) {
@@ -290,23 +301,18 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
             Ok((None, TaskOptions::default()))
         }
         Some(Task::Generation) => {
-            let e = &args.eval;
             let d = &e.data;
             let ignored = [
-                ("--teacher-logits", args.teacher.teacher_logits.is_some()),
+                teacher_logits,
                 ("--text-field", d.text_field.is_some()),
                 ("--text-pair-field", d.text_pair_field.is_some()),
                 ("--label-field", d.label_field.is_some()),
                 ("--subset", d.subset.is_some()),
-                ("--temperature", e.metrics.temperature != 1.0),
-                ("--bins", e.metrics.bins != 10),
-                ("--calibrate", e.extras.calibrate),
-                ("--choices", e.lm.choices.is_some()),
-                ("--context", e.lm.context.is_some()),
-                ("--stride", e.lm.stride.is_some()),
-                ("--k", !args.rerank.k.is_empty()),
-            ];
-            if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+            ]
+            .into_iter()
+            .chain(model_flags)
+            .chain([("--k", !args.rerank.k.is_empty())]);
+            if let Some((flag, _)) = ignored.into_iter().find(|(_, on)| *on) {
                 anyhow::bail!(
                     "{flag} does not apply to report --task generation\nhint: report --task \
                      generation reads --teacher and --student causal LMs and --data records \
@@ -340,20 +346,11 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
             ))
         }
         Some(Task::Ranking) => {
-            let e = &args.eval;
-            let ignored = [
-                ("--teacher-logits", args.teacher.teacher_logits.is_some()),
-                ("--max-new-tokens", g.max_new_tokens.is_some()),
-                ("--prompt-field", g.prompt_field.is_some()),
-                ("--reference-field", g.reference_field.is_some()),
-                ("--temperature", e.metrics.temperature != 1.0),
-                ("--bins", e.metrics.bins != 10),
-                ("--calibrate", e.extras.calibrate),
-                ("--choices", e.lm.choices.is_some()),
-                ("--context", e.lm.context.is_some()),
-                ("--stride", e.lm.stride.is_some()),
-            ];
-            if let Some((flag, _)) = ignored.iter().find(|(_, on)| *on) {
+            let ignored = [teacher_logits]
+                .into_iter()
+                .chain(generation_flags)
+                .chain(model_flags);
+            if let Some((flag, _)) = ignored.into_iter().find(|(_, on)| *on) {
                 anyhow::bail!(
                     "{flag} does not apply to report --task ranking\nhint: report --task \
                      ranking reads --teacher and --student cross-encoders (one-output heads) \
@@ -361,7 +358,7 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                      relevance (--label-field)"
                 );
             }
-            let d = &args.eval.data;
+            let d = &e.data;
             let (query, _, relevance) = distill_eval_runner::family::ranking::PAIR_FIELDS;
             let ranking = RankingOptions {
                 query_field: d.text_field.clone().unwrap_or_else(|| query.to_owned()),
