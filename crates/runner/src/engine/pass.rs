@@ -148,6 +148,16 @@ impl PassOutput {
         let n = self.logits.dims().first().copied().unwrap_or(0);
         n as f64 / self.seconds.max(1e-9)
     }
+
+    /// `model`'s identity and the cost of this pass.
+    pub fn run(&self, model: &Model) -> super::ModelRun {
+        super::ModelRun {
+            info: model.info.clone(),
+            seconds: self.seconds,
+            examples_per_second: self.examples_per_second(),
+            tokens_per_second: None,
+        }
+    }
 }
 
 /// Runs `model` once over `rows`; `role` names the model on the progress bar.

@@ -141,20 +141,13 @@ fn score_pass(source: &ModelSource, role: &str, session: &Session) -> Result<(Ve
         });
     }
     let out = run_model(&model, &data.rows, role, &session.setup.pass)?;
-    let examples_per_second = out.examples_per_second();
     // (n, 1) -> (n,). Device => host: one copy of a small column of scores.
     let scores = out
         .logits
         .flatten_all()?
         .to_dtype(candle::DType::F64)?
         .to_vec1::<f64>()?;
-    let run = ModelRun {
-        info: model.info.clone(),
-        seconds: out.seconds,
-        examples_per_second,
-        tokens_per_second: None,
-    };
-    Ok((scores, run))
+    Ok((scores, out.run(&model)))
 }
 
 /// The teacher's side from a cross-encoder over the session's pairs.

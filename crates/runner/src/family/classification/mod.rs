@@ -119,16 +119,11 @@ pub fn model_pass(
         model.ensure_single_label()?;
     }
     let out = run_model(&model, &data.rows, role, &setup.pass)?;
-    let examples_per_second = out.examples_per_second();
+    let run = out.run(&model);
     Ok(ModelPass {
         logits: out.logits,
         labels: model.labels().to_vec(),
-        run: ModelRun {
-            info: model.info.clone(),
-            seconds: out.seconds,
-            examples_per_second,
-            tokens_per_second: None,
-        },
+        run,
     })
 }
 
