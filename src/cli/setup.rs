@@ -15,7 +15,7 @@ use distill_eval_runner::report::gate::Gates;
 
 use distill_eval_runner::family::generation::GenerationOptions;
 use distill_eval_runner::family::ranking::RankingOptions;
-use distill_eval_runner::family::{Task, TaskOptions};
+use distill_eval_runner::family::{ReportTaskFields, Task, TaskOptions};
 
 use distill_eval_runner::commands::saved::SavedStudent;
 
@@ -326,23 +326,9 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                      file and pass it with --data"
                 );
             }
-            let defaults = GenerationOptions::default();
-            let generation = GenerationOptions {
-                reference_field: g
-                    .reference_field
-                    .clone()
-                    .unwrap_or(defaults.reference_field),
-                prompt_field: g.prompt_field.clone().unwrap_or(defaults.prompt_field),
-                max_new_tokens: g.max_new_tokens.unwrap_or(defaults.max_new_tokens),
-                limit: d.limit,
-                ..GenerationOptions::default()
-            };
             Ok((
                 Some(Task::Generation),
-                TaskOptions {
-                    generation,
-                    ..TaskOptions::default()
-                },
+                report_options(Task::Generation, args),
             ))
         }
         Some(Task::Ranking) => {
@@ -358,24 +344,7 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
                      relevance (--label-field)"
                 );
             }
-            let d = &e.data;
-            let (query, _, relevance) = distill_eval_runner::family::ranking::PAIR_FIELDS;
-            let ranking = RankingOptions {
-                query_field: d.text_field.clone().unwrap_or_else(|| query.to_owned()),
-                relevance_field: d
-                    .label_field
-                    .clone()
-                    .unwrap_or_else(|| relevance.to_owned()),
-                cutoffs: args.rerank.k.clone(),
-                ..Default::default()
-            };
-            Ok((
-                Some(Task::Ranking),
-                TaskOptions {
-                    ranking,
-                    ..TaskOptions::default()
-                },
-            ))
+            Ok((Some(Task::Ranking), report_options(Task::Ranking, args)))
         }
         Some(other) => anyhow::bail!(
             "report --task {other} is not available: report detects the classification, \
@@ -384,6 +353,23 @@ pub(crate) fn report_task(args: &ReportArgs) -> Result<(Option<Task>, TaskOption
              ranking to rerank (query, passage) pairs with two cross-encoders"
         ),
     }
+}
+
+/// The options of `report --task task` from its flags.
+fn report_options(task: Task, args: &ReportArgs) -> TaskOptions {
+    let (g, d) = (&args.generation, &args.eval.data);
+    TaskOptions::for_report(
+        task,
+        ReportTaskFields {
+            text_field: d.text_field.clone(),
+            label_field: d.label_field.clone(),
+            prompt_field: g.prompt_field.clone(),
+            reference_field: g.reference_field.clone(),
+            max_new_tokens: g.max_new_tokens,
+            limit: d.limit,
+            k: args.rerank.k.clone(),
+        },
+    )
 }
 
 /// The local files among a command's inputs: paths that exist (hub ids and patterns do not).

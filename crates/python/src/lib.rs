@@ -589,9 +589,7 @@ fn report_task(
     Option<distill_eval_runner::family::Task>,
     distill_eval_runner::family::TaskOptions,
 )> {
-    use distill_eval_runner::family::generation::GenerationOptions;
-    use distill_eval_runner::family::ranking::{RankingOptions, PAIR_FIELDS};
-    use distill_eval_runner::family::{Task, TaskOptions};
+    use distill_eval_runner::family::{ReportTaskFields, Task, TaskOptions};
 
     let task = match a.task.as_deref() {
         None => None,
@@ -636,32 +634,21 @@ fn report_task(
                 .to_owned(),
         ));
     }
-    let mut options = TaskOptions::default();
-    match task {
-        Some(Task::Generation) => {
-            let d = GenerationOptions::default();
-            options.generation = GenerationOptions {
-                reference_field: a.reference_field.clone().unwrap_or(d.reference_field),
-                prompt_field: a.prompt_field.clone().unwrap_or(d.prompt_field),
-                max_new_tokens: a.max_new_tokens.unwrap_or(d.max_new_tokens),
+    let options = match task {
+        Some(task) => TaskOptions::for_report(
+            task,
+            ReportTaskFields {
+                text_field: a.text_field.clone(),
+                label_field: a.label_field.clone(),
+                prompt_field: a.prompt_field.clone(),
+                reference_field: a.reference_field.clone(),
+                max_new_tokens: a.max_new_tokens,
                 limit: a.limit,
-                ..GenerationOptions::default()
-            };
-        }
-        Some(Task::Ranking) => {
-            let (query, _, relevance) = PAIR_FIELDS;
-            options.ranking = RankingOptions {
-                query_field: a.text_field.clone().unwrap_or_else(|| query.to_owned()),
-                relevance_field: a
-                    .label_field
-                    .clone()
-                    .unwrap_or_else(|| relevance.to_owned()),
-                cutoffs: a.k.clone(),
-                ..RankingOptions::default()
-            };
-        }
-        _ => {}
-    }
+                k: a.k.clone(),
+            },
+        ),
+        None => TaskOptions::default(),
+    };
     Ok((task, options))
 }
 

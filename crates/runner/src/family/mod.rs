@@ -112,6 +112,55 @@ pub struct TaskOptions {
     pub generation: generation::GenerationOptions,
 }
 
+/// What `report --task generation|ranking` was given (`None`: the family's default).
+#[derive(Debug, Clone, Default)]
+pub struct ReportTaskFields {
+    /// Ranking: the query field (`--text-field`).
+    pub text_field: Option<String>,
+    /// Ranking: the relevance field (`--label-field`).
+    pub label_field: Option<String>,
+    /// Generation: the prompt field.
+    pub prompt_field: Option<String>,
+    /// Generation: the reference field.
+    pub reference_field: Option<String>,
+    /// Generation: tokens generated at most per prompt.
+    pub max_new_tokens: Option<usize>,
+    /// Generation: the first rows only.
+    pub limit: Option<usize>,
+    /// Ranking: NDCG cut-offs besides 5 and 10.
+    pub k: Vec<usize>,
+}
+
+impl TaskOptions {
+    /// The options of `report --task task` from what was given.
+    pub fn for_report(task: Task, given: ReportTaskFields) -> Self {
+        let mut options = Self::default();
+        match task {
+            Task::Generation => {
+                let d = generation::GenerationOptions::default();
+                options.generation = generation::GenerationOptions {
+                    reference_field: given.reference_field.unwrap_or(d.reference_field),
+                    prompt_field: given.prompt_field.unwrap_or(d.prompt_field),
+                    max_new_tokens: given.max_new_tokens.unwrap_or(d.max_new_tokens),
+                    limit: given.limit,
+                    ..d
+                };
+            }
+            Task::Ranking => {
+                let (query, _, relevance) = ranking::PAIR_FIELDS;
+                options.ranking = ranking::RankingOptions {
+                    query_field: given.text_field.unwrap_or_else(|| query.to_owned()),
+                    relevance_field: given.label_field.unwrap_or_else(|| relevance.to_owned()),
+                    cutoffs: given.k,
+                    ..ranking::RankingOptions::default()
+                };
+            }
+            _ => {}
+        }
+        options
+    }
+}
+
 /// The bootstrap of a family judged by retention, over `units` resampling units (examples,
 /// queries, segments, images): `--bootstrap N` resamples, by default 1000 below 100,000 units
 /// and none above (classification's defaults), none for `--bootstrap 0`; `--seed` seeds it.
